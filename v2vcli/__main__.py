@@ -1,0 +1,3 @@
+from v2vcli.cli import main
+
+main()

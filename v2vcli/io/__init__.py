@@ -1,0 +1,1 @@
+"""Video, audio and frame-folder input/output."""
