@@ -37,8 +37,6 @@ _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #0:(\d+)[^:]*: Video: (\w+).*?, (\d+)x(\d+)")
 _FPS = re.compile(r", ([\d.]+)(k?) (fps|tbr)")
 _AUDIO = re.compile(r"Stream #0:\d+[^:]*: Audio: (\w+)")
-_FRAME = re.compile(r"frame=\s*(\d+)")
-_TIME = re.compile(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)")
 _NTSC_RATES = (24, 30, 48, 60, 120, 240)
 
 
@@ -109,23 +107,30 @@ def audio_codec(path: Path, header: str | None = None) -> str | None:
 def count_frames(path: Path) -> tuple[int, float]:
     """Exact frame count and duration of the first video stream, by demuxing without decoding.
 
-    Raises BadInput when the stream cannot be demuxed to the end (a truncated file).
+    Empty packets (AVI's "repeat the previous frame" chunks) are not frames: decoders output nothing
+    for them. Raises BadInput when the stream cannot be demuxed to the end (a truncated file).
     """
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-stats", "-i", str(path),
-         "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path),
+         "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
         capture_output=True,
         text=True,
         errors="replace",
     )
-    frames = _FRAME.findall(result.stderr)
-    if result.returncode != 0 or not frames:
+    if result.returncode != 0:
         raise BadInput(f"{path}: cannot read the video stream ({last_error_line(result.stderr)})")
-    seconds = 0.0
-    if times := _TIME.findall(result.stderr):
-        hours, minutes, secs = times[-1]
-        seconds = int(hours) * 3600 + int(minutes) * 60 + float(secs)
-    return int(frames[-1]), seconds
+    # At `-v error` anything on stderr is a demuxing error: data the header promises is missing.
+    if result.stderr.strip():
+        raise BadInput(f"{path}: truncated or damaged video ({last_error_line(result.stderr)})")
+    frames, end, time_base = 0, 0, Fraction(0)
+    for line in result.stdout.splitlines():
+        if line.startswith("#tb 0:"):
+            time_base = Fraction(line.split(":", 1)[1].strip())
+        elif not line.startswith("#"):
+            _, _, pts, duration, size, *_ = (field.strip() for field in line.split(","))
+            frames += int(size) > 0
+            end = max(end, int(pts) + int(duration))
+    return frames, float(end * time_base)
 
 
 AUDIO_COPY_CODECS = {"aac", "mp3"}

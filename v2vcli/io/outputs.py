@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,8 +29,11 @@ def check_output(output: Path, inputs: Iterable[Path] = (), overwrite: bool = Fa
     parent = resolved.parent
     if not parent.is_dir():
         raise BadInput(f"{output}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise BadInput(f"{output}: folder {parent} is not writable")
+    try:  # os.access says yes to root even on read-only file systems; creating a file tells the truth
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError:
+        raise BadInput(f"{output}: folder {parent} is not writable") from None
     return output
 
 

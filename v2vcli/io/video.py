@@ -95,7 +95,7 @@ class VideoReader:
         stderr = tempfile.TemporaryFile()
         process = subprocess.Popen(
             [ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(self.path),
-             "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+             "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
             stdout=subprocess.PIPE,
             stderr=stderr,
         )
