@@ -222,7 +222,7 @@ class VideoWriter:
         elif (width, height) != self.size:
             raise V2VError(f"frame size {width}x{height} differs from the first frame's {self.size[0]}x{self.size[1]}")
         try:
-            self._process.stdin.write(np.ascontiguousarray(frame).tobytes())
+            self._process.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
         except BrokenPipeError:
             self.abort()
             raise V2VError(f"{self.path}: the encoder stopped ({self._error_message()})") from None
