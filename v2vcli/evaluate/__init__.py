@@ -1,0 +1,5 @@
+"""Judging generated videos: temporal warping error, flicker, PSNR and SSIM (`v2v eval`, docs/eval.md)."""
+
+from v2vcli.evaluate.run import COLUMNS, evaluate_videos, run_evaluation
+
+__all__ = ["COLUMNS", "evaluate_videos", "run_evaluation"]

@@ -1,0 +1,222 @@
+"""Evaluate a generated video, streaming: temporal warping error, flicker, and PSNR/SSIM against a reference.
+
+Only the current and the previous frame of each video are held (plus the readers' small decode
+queues), so memory stays bounded whatever the length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from v2vcli.errors import BadInput
+from v2vcli.evaluate import metrics
+from v2vcli.io.video import VideoInfo, VideoReader, probe_video
+from v2vcli.progress import track
+
+FLOW_METHOD = "dis-medium"
+STATIC_THRESHOLD = 2.0  # levels of blurred guide change below which a pixel counts as static
+STILL_MOTION = 0.5  # px of self-flow below which a pixel counts as static when no guide is given
+STATIC_BLUR = 1.0  # sigma of the blur that keeps encoder noise from counting as change
+
+# One row per frame; the temporal columns of row t describe the pair (t-1, t) and are None in row 0.
+COLUMNS = (
+    "frame",
+    "warp_error",
+    "warp_error_absolute",
+    "warp_error_reference",
+    "visible_fraction",
+    "flicker",
+    "flicker_reference",
+    "static_fraction",
+    "psnr",
+    "ssim",
+)
+
+
+class _Flow:
+    """The flow of the guide video, both ways, from one reusable estimator (v2vcli.flow)."""
+
+    def __init__(self, method: str = FLOW_METHOD):
+        from v2vcli.flow.compute import make_estimator
+
+        self._estimate = make_estimator(method)
+
+    def both_ways(self, current: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(backward t -> t-1, forward t-1 -> t) for RGB uint8 frames; float32 (H, W, 2) each."""
+        from v2vcli.flow.compute import to_gray
+
+        current, previous = to_gray(current), to_gray(previous)
+        return self._estimate(current, previous), self._estimate(previous, current)
+
+
+def _check_same_shape(generated: VideoInfo, other: VideoInfo) -> None:
+    if (generated.width, generated.height) != (other.width, other.height):
+        raise BadInput(
+            f"{generated.path} is {generated.width}x{generated.height} but {other.path} is "
+            f"{other.width}x{other.height}; the videos must have the same size"
+        )
+    if generated.frame_count != other.frame_count:
+        raise BadInput(
+            f"{generated.path} has {generated.frame_count} frames but {other.path} has "
+            f"{other.frame_count} frames; the videos must have the same frame count"
+        )
+
+
+def _lockstep(readers: list[VideoReader]) -> Iterator[tuple[np.ndarray, ...]]:
+    """Frames of all readers together; BadInput if one ends before the others (a count was wrong)."""
+    iterators = [iter(reader) for reader in readers]
+    while True:
+        items = [next(iterator, None) for iterator in iterators]
+        if all(item is None for item in items):
+            return
+        if any(item is None for item in items):
+            ended = [str(reader.path) for reader, item in zip(readers, items, strict=True) if item is None]
+            going = [str(reader.path) for reader, item in zip(readers, items, strict=True) if item is not None]
+            raise BadInput(f"{', '.join(ended)} ended before {', '.join(going)}; the frame counts differ")
+        yield tuple(items)
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return sum(present) / len(present) if present else None
+
+
+def evaluate_videos(
+    generated: Path | str,
+    reference: Path | str | None = None,
+    condition: Path | str | None = None,
+    static_threshold: float = STATIC_THRESHOLD,
+    quiet: bool = True,
+) -> dict:
+    """Measure the temporal consistency (and, with a reference, the fidelity) of a generated video.
+
+    The optical flow of the guide video (the reference, else the condition video, else the generated
+    video itself) between frames t and t-1 warps generated frame t-1 onto frame t. Returns a dict:
+    `summary` (one number per metric, None where it does not apply), `rows` (one dict per frame with
+    the keys of COLUMNS), and the inputs: `generated`, `reference`, `condition`, `flow_source`
+    ("reference", "condition" or "generated"), `flow_method`, `warp_error_kind` ("relative to the
+    reference" or "absolute"), `frames`, `width`, `height`, `fps`, `static_threshold`.
+    Errors are in 8-bit levels (0-255), PSNR in dB (capped), SSIM in [-1, 1]; docs/eval.md defines them.
+    BadInput when a file cannot be read, when both reference and condition are given, or when the
+    videos differ in size or frame count.
+    """
+    generated = Path(generated)
+    if reference is not None and condition is not None:
+        raise BadInput(
+            f"both a reference ({reference}) and a condition video ({condition}) given; the flow comes from "
+            "one guide: pass the reference (it also gives PSNR and SSIM) or the condition video"
+        )
+    guide_path = Path(reference or condition) if (reference or condition) else None
+    flow_source = "reference" if reference is not None else "condition" if condition is not None else "generated"
+    info = probe_video(generated)
+    readers = [VideoReader(generated, prefetch=2, info=info)]
+    if guide_path is not None:
+        guide_info = probe_video(guide_path)
+        _check_same_shape(info, guide_info)
+        readers.append(VideoReader(guide_path, prefetch=2, info=guide_info))
+
+    flow = _Flow()
+    pixels = info.width * info.height
+    rows: list[dict] = []
+    static_pixels = 0
+    flicker_sums = {"flicker": 0.0, "flicker_reference": 0.0}
+    previous: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+    frames = track(_lockstep(readers), len(readers[0]), "evaluating", quiet=quiet)
+    for index, items in enumerate(frames):
+        frame = items[0]
+        guide = items[1] if guide_path is not None else frame
+        real = guide if reference is not None else None
+        # Blurred once per frame; the next pair reuses it as its previous frame.
+        guide_blurred = metrics.blur(guide, STATIC_BLUR) if guide_path is not None else None
+        row = dict.fromkeys(COLUMNS)
+        row["frame"] = index
+        if real is not None:
+            row["psnr"] = metrics.psnr(frame, real)
+            row["ssim"] = metrics.ssim(frame, real)
+        if previous is not None:
+            previous_frame, previous_guide, previous_blurred = previous
+            backward, forward = flow.both_ways(guide, previous_guide)
+            visible = metrics.visible_mask(backward, forward)
+            residual = metrics.warp_residual(frame, previous_frame, backward)
+            row["warp_error_absolute"] = _clean(metrics.masked_mean_abs(residual, visible))
+            row["warp_error"] = row["warp_error_absolute"]
+            if real is not None:
+                real_residual = metrics.warp_residual(real, previous_guide, backward)
+                row["warp_error"] = _clean(metrics.masked_mean_abs(residual - real_residual, visible))
+                row["warp_error_reference"] = _clean(metrics.masked_mean_abs(real_residual, visible))
+            row["visible_fraction"] = float(np.count_nonzero(visible)) / pixels
+            if guide_path is not None:
+                static = metrics.frame_change(guide_blurred, previous_blurred) < static_threshold
+            else:
+                static = metrics.still_mask(backward, visible, STILL_MOTION)
+            count = int(np.count_nonzero(static))
+            row["static_fraction"] = count / pixels
+            row["flicker"] = _clean(metrics.flicker(frame, previous_frame, static))
+            if real is not None:
+                row["flicker_reference"] = _clean(metrics.flicker(real, previous_guide, static))
+            if row["flicker"] is not None:
+                static_pixels += count
+                for column in flicker_sums:
+                    flicker_sums[column] += (row[column] or 0.0) * count
+        previous = (frame, guide, guide_blurred)
+        rows.append(row)
+
+    summary = {column: _mean([row[column] for row in rows]) for column in COLUMNS if column != "frame"}
+    # Pooled over all static pixels, so a pair with a sliver of static area weighs little.
+    for column, total in flicker_sums.items():
+        if summary[column] is not None:
+            summary[column] = total / static_pixels
+    return {
+        "generated": str(generated),
+        "reference": str(reference) if reference is not None else None,
+        "condition": str(condition) if condition is not None else None,
+        "flow_source": flow_source,
+        "flow_method": FLOW_METHOD,
+        "warp_error_kind": "relative to the reference" if reference is not None else "absolute",
+        "frames": len(rows),
+        "width": info.width,
+        "height": info.height,
+        "fps": float(info.fps),
+        "static_threshold": static_threshold if guide_path is not None else None,
+        "still_motion": STILL_MOTION if guide_path is None else None,
+        "psnr_cap": metrics.PSNR_CAP,
+        "summary": {column: summary[column] for column in COLUMNS if column != "frame"},
+        "rows": rows,
+    }
+
+
+def run_evaluation(
+    generated: Path | str,
+    reference: Path | str | None = None,
+    condition: Path | str | None = None,
+    output: Path | str | None = None,
+    static_threshold: float = STATIC_THRESHOLD,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> dict:
+    """`evaluate_videos`, then write metrics.csv, summary.json and metrics.png into the folder `output`
+    (default: GENERATED's stem + "_eval" beside it), atomically. Returns the result with `outputs`
+    (the folder and each file written) and `warnings` (e.g. no plot without matplotlib)."""
+    from v2vcli.evaluate.report import default_output, write_report
+    from v2vcli.io.outputs import check_output
+
+    generated = Path(generated)
+    if not generated.is_file():
+        raise BadInput(f"{generated}: no such file")
+    for path in (reference, condition):
+        if path is not None and not Path(path).is_file():
+            raise BadInput(f"{path}: no such file")
+    output = Path(output) if output is not None else default_output(generated)
+    inputs = [Path(path) for path in (generated, reference, condition) if path is not None]
+    check_output(output, inputs, overwrite)
+    result = evaluate_videos(generated, reference, condition, static_threshold=static_threshold, quiet=quiet)
+    result["outputs"], result["warnings"] = write_report(result, output)
+    return result
