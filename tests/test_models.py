@@ -1,0 +1,144 @@
+"""The vid2vid networks: the first-frame rule, sequential generation, scales, discriminators, losses, VGG."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from v2vcli.config import ModelConfig
+from v2vcli.errors import BadInput
+from v2vcli.models import Discriminators, Generator, VGG19Features, load_vgg19
+from v2vcli.models.discriminators import image_input, temporal_input, temporal_span
+from v2vcli.models.losses import PerceptualLoss, feature_matching, flow_loss, gan_loss, mask_loss
+
+TINY = dict(ngf=4, n_downsample=2, n_blocks=1, n_blocks_local=1, ndf=4, n_layers_D=2, num_D=1, n_scales_temporal=2)
+
+
+def make(**overrides) -> ModelConfig:
+    return ModelConfig(**{**TINY, **overrides})
+
+
+@pytest.fixture
+def labels():
+    torch.manual_seed(0)
+    return torch.rand(2, 5, 3, 32, 32) * 2 - 1
+
+
+def test_first_frames_are_hallucinated_then_the_previous_frame_is_warped(labels):
+    torch.manual_seed(0)
+    out = Generator(make(n_frames_G=3)).eval()(labels)
+    assert out["image"].shape == (2, 5, 3, 32, 32)
+    assert out["start"].tolist() == [True, True, False, False, False]
+    assert torch.equal(out["image"][:, :2], out["hallucinated"][:, :2])
+    assert out["mask"][:, :2].abs().max() == 0 and out["flow"][:, :2].abs().max() == 0
+    later = out["mask"][:, 2:]
+    assert later.min() > 0 and later.max() < 1
+    blended = later * out["warped"][:, 2:] + (1 - later) * out["hallucinated"][:, 2:]
+    assert torch.allclose(out["image"][:, 2:], blended, atol=1e-6)
+    assert out["image"].abs().max() <= 1
+
+
+def test_generating_in_chunks_equals_generating_at_once(labels):
+    torch.manual_seed(0)
+    generator = Generator(make()).eval()
+    with torch.no_grad():
+        whole = generator(labels)["image"]
+        first = generator(labels[:, :3])["image"]
+        second = generator(labels[:, 3:], previous_labels=labels[:, 1:3], previous_images=first[:, 1:3])["image"]
+    assert torch.allclose(torch.cat((first, second), dim=1), whole, atol=1e-5)
+
+
+def test_without_the_flow_path_frames_are_independent(labels):
+    torch.manual_seed(0)
+    config = make(use_flow=False)
+    generator = Generator(config).eval()
+    assert not any("flow" in name for name, _ in generator.named_parameters())
+    out = generator(labels)
+    assert torch.equal(out["image"], out["hallucinated"]) and out["mask"].abs().max() == 0
+    with_flow = sum(p.numel() for p in Generator(make()).parameters())
+    assert sum(p.numel() for p in generator.parameters()) < with_flow
+
+
+def test_two_scales_train_coarse_first_then_refine(labels):
+    torch.manual_seed(0)
+    generator = Generator(make(n_scales_spatial=2)).eval()
+    coarse = generator(labels[:, :, :, ::2, ::2], n_scales=1)
+    assert coarse["image"].shape[-2:] == (16, 16)
+    full = generator(labels)
+    assert full["image"].shape[-2:] == (32, 32) and full["flow"].shape[-2:] == (32, 32)
+    # the finer scale's parameters only matter at full size
+    fine_names = [name for name, _ in generator.named_parameters() if name.startswith("scales.1.")]
+    coarse["image"].sum().backward()
+    grads = {name for name, p in generator.named_parameters() if p.grad is not None}
+    assert grads and not grads & set(fine_names)
+
+
+def test_foreground_separation_needs_masks_and_uses_them(labels):
+    torch.manual_seed(0)
+    generator = Generator(make(fg_separation=True)).eval()
+    with pytest.raises(ValueError, match="fg_masks"):
+        generator(labels)
+    ones = torch.ones(2, 5, 1, 32, 32)
+    assert not torch.allclose(generator(labels, fg_masks=ones)["image"], generator(labels, fg_masks=0 * ones)["image"])
+
+
+def test_discriminators_judge_frames_and_flow_conditioned_windows(labels):
+    config = make(n_frames_D=3, n_scales_temporal=2)
+    discriminators = Discriminators(config)
+    images = torch.rand(2, 9, 3, 32, 32)
+    flows = torch.zeros(2, 9, 2, 32, 32)
+    assert temporal_span(config, 0) == 3 and temporal_span(config, 1) == 7
+    windows = [temporal_input(images, flows, config, scale) for scale in range(2)]
+    assert windows[0].shape == (2, 3 * 3 + 2 * 2, 32, 32)
+    # the stride-3 window ends at the last frame: frames 2, 5, 8
+    assert torch.equal(windows[1][:, :3], images[:, 2]) and torch.equal(windows[1][:, 6:9], images[:, 8])
+    assert temporal_input(images[:, :5], flows[:, :5], config, 1) is None
+    out = discriminators(image_input(labels, images[:, :5]), windows)
+    assert out["image"][0][-1].shape[0] == 10 and out["temporal"][1][0][-1].shape[0] == 2
+
+
+def test_gan_losses_and_feature_matching():
+    real = [[torch.ones(1, 1, 4, 4)]]
+    fake = [[torch.zeros(1, 1, 4, 4)]]
+    assert gan_loss(real, True) == 0 and gan_loss(fake, False) == 0 and gan_loss(fake, True) == 1
+    assert gan_loss(real, True, "hinge") == 0 and gan_loss(real, False, "hinge") == 2
+    assert gan_loss(real, True, "hinge", for_discriminator=False) == -1
+    with pytest.raises(ValueError, match="lsgan"):
+        gan_loss(real, True, "wgan")
+    features = [[torch.rand(1, 2, 4, 4), torch.rand(1, 1, 4, 4)]]
+    other = [[torch.rand(1, 2, 4, 4), torch.rand(1, 1, 4, 4)]]
+    assert feature_matching(features, features) == 0 and feature_matching(features, other) > 0
+
+
+def test_flow_and_mask_losses_ignore_untrusted_pixels():
+    predicted, target = torch.zeros(1, 2, 4, 4), torch.ones(1, 2, 4, 4)
+    trusted = torch.zeros(1, 1, 4, 4)
+    trusted[..., :2] = 1
+    assert flow_loss(predicted, target, trusted) == pytest.approx(0.5)
+    assert mask_loss(torch.ones(1, 1, 4, 4), trusted) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_vgg_loads_torchvision_layout_from_a_file(tmp_path, suffix):
+    torch.manual_seed(0)
+    state = {f"features.{key}": value.clone() for key, value in VGG19Features().features.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(4, 4)  # extra torchvision keys are ignored
+    path = tmp_path / f"vgg19{suffix}"
+    if suffix == ".pth":
+        torch.save(state, path)
+    else:
+        from safetensors.torch import save_file
+
+        save_file(state, str(path))
+    vgg = load_vgg19(path)
+    assert torch.equal(vgg.features[0].weight, state["features.0.weight"])
+    loss = PerceptualLoss(vgg)
+    image = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert loss(image, image) == 0 and loss(image, -image) > 0
+    del state["features.28.weight"]
+    torch.save(state, tmp_path / "broken.pth")
+    with pytest.raises(BadInput, match="features.28.weight"):
+        load_vgg19(tmp_path / "broken.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a state dict")
+    with pytest.raises(BadInput, match="junk.pth"):
+        load_vgg19(tmp_path / "junk.pth")

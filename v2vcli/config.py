@@ -1,0 +1,225 @@
+"""Typed configs that flow one way: CLI -> Config -> trainer -> model; saved as JSON in every checkpoint.
+
+A `Config` holds a `ModelConfig` (what the networks are), a `DataConfig` (what they are trained on)
+and a `TrainConfig` (how). `preset(name)` gives the starting points of `v2v train --preset`; the table
+in docs/training.md lists them. `Config.to_json`/`Config.from_json` round-trip exactly, and unknown keys
+are refused so a typo in a hand-edited file does not pass silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from v2vcli.errors import BadInput
+
+CONFIG_VERSION = 1
+
+
+@dataclass
+class ModelConfig:
+    """The generator and discriminators (vid2vid, arXiv 1808.06601).
+
+    label_channels: channels of the condition map the generator sees (set from the dataset: the number
+        of classes for one-hot segmentation, 3 for an RGB pose rendering, +1 with instance edges).
+    n_frames_G: frames the generator looks at; it conditions on L = n_frames_G - 1 previous frames.
+    ngf: channels of the finest generator scale; each coarser scale doubles them.
+    n_scales_spatial: generator scales, coarse to fine; each finer one is a local enhancer (2x size).
+    use_flow: False removes the flow/mask path (frame-by-frame generation, the paper's ablation).
+    fg_separation: separate foreground/background hallucination, blended by the dataset's masks.
+    """
+
+    label_channels: int = 3
+    output_channels: int = 3
+    n_frames_G: int = 3
+    ngf: int = 32
+    n_downsample: int = 3
+    n_blocks: int = 6
+    n_blocks_local: int = 3
+    n_scales_spatial: int = 1
+    use_flow: bool = True
+    fg_separation: bool = False
+    flow_gain: float = 10.0
+    ndf: int = 32
+    n_layers_D: int = 3
+    num_D: int = 2
+    n_frames_D: int = 3
+    n_scales_temporal: int = 2
+
+    @property
+    def n_previous(self) -> int:
+        return self.n_frames_G - 1
+
+    @property
+    def size_multiple(self) -> int:
+        """Training width and height must be multiples of this (every downsampling halves exactly)."""
+        return 2 ** (self.n_downsample + self.n_scales_spatial - 1)
+
+
+@dataclass
+class DataConfig:
+    """What the model trains on. `size` is [W, H] at the finest scale; None picks it from the dataset
+    (scaled to fit `max_side`, rounded down to the model's size multiple). `flip` None means "flip
+    segmentation datasets, not pose ones" (a mirrored pose rendering swaps its left/right colours)."""
+
+    root: str = ""
+    size: list[int] | None = None
+    max_side: int = 256
+    num_classes: int | None = None
+    flip: bool | None = None
+    scale_jitter: float = 0.1
+    flow_method: str = "dis_medium"
+    num_workers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Steps count training sequences (each batch of clips, processed chunk by chunk).
+
+    The `steps` are split evenly over the spatial stages (one per generator scale, coarse first); in
+    each stage the sequence length doubles from `n_frames_start` up to `n_frames_max` in equal parts.
+    `frames_per_chunk` frames are generated, judged and back-propagated at a time (truncated BPTT).
+    """
+
+    name: str = "model"
+    output_dir: str = "weights"
+    steps: int = 1000
+    batch_size: int = 1
+    lr_G: float = 2e-4
+    lr_D: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    gan_mode: str = "lsgan"
+    lambda_feat: float = 10.0
+    lambda_vgg: float = 10.0
+    lambda_l1: float = 0.0
+    lambda_temporal: float = 1.0
+    lambda_flow: float = 10.0
+    lambda_warp: float = 10.0
+    lambda_mask: float = 1.0
+    confidence_threshold: float = 0.1
+    n_frames_start: int | None = None
+    n_frames_max: int = 8
+    frames_per_chunk: int = 4
+    save_every: int = 1000
+    sample_every: int = 500
+    log_every: int = 1
+    keep_last: int = 3
+    seed: int = 0
+    device: str = "auto"
+    compile: bool = False
+    amp: bool = True
+    vgg_path: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+    stop_after: int | None = None
+    quiet: bool = False
+
+
+@dataclass
+class Config:
+    """Everything a run needs; saved as config.json next to every checkpoint."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = "custom"
+    version: int = CONFIG_VERSION
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> Config:
+        if not isinstance(data, dict):
+            raise BadInput(f"{source}: expected a JSON object")
+        known = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+        unknown = set(data) - set(known) - {"preset", "version"}
+        if unknown:
+            raise BadInput(f"{source}: unknown keys {sorted(unknown)}")
+        if data.get("version", CONFIG_VERSION) != CONFIG_VERSION:
+            raise BadInput(f"{source}: config version {data.get('version')} is not {CONFIG_VERSION}")
+        parts = {key: _build(kind, data.get(key, {}), f"{source}:{key}") for key, kind in known.items()}
+        return cls(**parts, preset=str(data.get("preset", "custom")))
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "config") -> Config:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise BadInput(f"{source}: not valid JSON ({error})") from None
+        return cls.from_dict(data, source)
+
+    def save(self, path: Path | str) -> None:
+        Path(path).write_text(self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: Path | str) -> Config:
+        path = Path(path)
+        if not path.is_file():
+            raise BadInput(f"{path}: config file not found")
+        return cls.from_json(path.read_text(), str(path))
+
+
+def _build(kind: type, values: dict, source: str):
+    if not isinstance(values, dict):
+        raise BadInput(f"{source}: expected a JSON object")
+    names = {item.name for item in dataclasses.fields(kind)}
+    unknown = set(values) - names
+    if unknown:
+        raise BadInput(f"{source}: unknown keys {sorted(unknown)}")
+    return kind(**values)
+
+
+# Presets: model size and the training resolution each is meant for. Tiny is a CPU smoke test.
+PRESETS: dict[str, dict] = {
+    "tiny": {
+        "model": dict(ngf=8, n_downsample=2, n_blocks=1, n_blocks_local=1, ndf=8, n_layers_D=2, num_D=1,
+                      n_scales_temporal=1),
+        "data": dict(max_side=128),
+        "train": dict(n_frames_max=6, frames_per_chunk=3, save_every=200, sample_every=100),
+    },
+    "small": {
+        "model": dict(ngf=16, n_downsample=3, n_blocks=3, n_blocks_local=2, ndf=16, n_layers_D=3, num_D=2,
+                      n_scales_temporal=2),
+        "data": dict(max_side=256),
+        "train": dict(n_frames_max=8, frames_per_chunk=4, save_every=1000, sample_every=250),
+    },
+    "base": {
+        "model": dict(ngf=32, n_downsample=3, n_blocks=9, ndf=64, n_layers_D=3, num_D=2, n_scales_temporal=2),
+        "data": dict(max_side=512),
+        "train": dict(n_frames_max=12, frames_per_chunk=4, save_every=2000, sample_every=500),
+    },
+    "hd": {
+        "model": dict(ngf=32, n_downsample=3, n_blocks=9, n_blocks_local=3, n_scales_spatial=2, ndf=64,
+                      n_layers_D=3, num_D=3, n_scales_temporal=3),
+        "data": dict(max_side=1024),
+        "train": dict(n_frames_max=12, frames_per_chunk=2, save_every=2000, sample_every=500),
+    },
+}
+
+
+def preset(name: str) -> Config:
+    """The Config of a named preset; BadInput listing the valid names for an unknown one."""
+    if name not in PRESETS:
+        raise BadInput(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    values = PRESETS[name]
+    return Config(
+        model=ModelConfig(**values["model"]),
+        data=DataConfig(**values["data"]),
+        train=TrainConfig(**values["train"]),
+        preset=name,
+    )
+
+
+def parse_size(text: str) -> list[int]:
+    """'512x256' -> [512, 256]; BadInput for anything else."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise BadInput(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 512x256")
+    return [int(parts[0]), int(parts[1])]

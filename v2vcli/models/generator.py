@@ -1,0 +1,214 @@
+"""The sequential vid2vid generator (Wang et al. 2018, sec. 3.1-3.2), written from the paper.
+
+Each frame t is generated from the condition maps of frames t-L..t and the L previously *generated*
+frames (L = n_frames_G - 1). Three heads share one network:
+
+    flow w_t      (pixels, x then y): where each pixel of frame t comes from in generated frame t-1
+    mask m_t      in [0, 1] (sigmoid): 1 = copy the warped previous frame, 0 = use the hallucination
+    hallucinated  h_t in [-1, 1] (tanh): new content (occluded or appearing regions)
+    output        x_t = m_t * resample(x_{t-1}, w_t) + (1 - m_t) * h_t
+
+Coarse to fine: scale 0 is a full encoder/residual/decoder network at 1/2^(S-1) of the size; each finer
+scale is a local enhancer (pix2pixHD-style) whose features, after one stride-2 convolution, are added
+to the coarser scale's output features, so a trained coarse network is refined rather than replaced.
+Only the finest active scale's heads are used.
+
+First-frame rule: a frame with fewer than L generated frames before it (the first L frames of a video)
+is a *start frame*: all its previous-frame inputs (labels and images) are zeros, the flow path does not
+run, and the mask is 0, so it is pure hallucination. Training does the same at the start of each
+sampled clip, so inference starting a video from nothing sees what training saw.
+
+With `use_flow=False` the previous-image encoder and the flow/mask path are removed: every frame is
+hallucinated from the condition maps alone (the paper's frame-by-frame ablation).
+
+With `fg_separation`, the image head hallucinates a foreground and a background image blended by the
+dataset's foreground mask, h = f * h_fg + (1 - f) * h_bg (the paper's foreground-background prior,
+simplified); the mask is also an input channel.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from v2vcli.config import ModelConfig
+from v2vcli.models.warp import resample
+
+
+def conv_norm_relu(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2, padding_mode="reflect"),
+        nn.InstanceNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            conv_norm_relu(channels, channels, 3),
+            nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"),
+            nn.InstanceNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def encoder(in_channels: int, width: int, n_down: int) -> nn.Sequential:
+    layers = [conv_norm_relu(in_channels, width, 7)]
+    for index in range(n_down):
+        layers.append(conv_norm_relu(width * 2**index, width * 2 ** (index + 1), 3, stride=2))
+    return nn.Sequential(*layers)
+
+
+def decoder(width: int, n_up: int) -> nn.Sequential:
+    """Nearest upsampling + 3x3 convolution (no transposed-convolution checkerboard)."""
+    layers = []
+    for index in range(n_up, 0, -1):
+        layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                   conv_norm_relu(width * 2**index, width * 2 ** (index - 1), 3)]
+    return nn.Sequential(*layers)
+
+
+def head(width: int, channels: int) -> nn.Conv2d:
+    return nn.Conv2d(width, channels, 7, padding=3, padding_mode="reflect")
+
+
+class ScaleNetwork(nn.Module):
+    """One spatial scale: the global network (scale 0) or a local enhancer (finer scales)."""
+
+    def __init__(self, config: ModelConfig, scale: int):
+        super().__init__()
+        self.width = config.ngf * 2 ** (config.n_scales_spatial - 1 - scale)
+        n_down = config.n_downsample if scale == 0 else 1
+        blocks = config.n_blocks if scale == 0 else config.n_blocks_local
+        inner = self.width * 2**n_down
+        label_in = (config.n_previous + 1) * config.label_channels + int(config.fg_separation)
+        self.label_encoder = encoder(label_in, self.width, n_down)
+        self.image_residual = nn.Sequential(*(ResidualBlock(inner) for _ in range(blocks)))
+        self.image_decoder = decoder(self.width, n_down)
+        self.image_head = head(self.width, config.output_channels * (2 if config.fg_separation else 1))
+        self.use_flow = config.use_flow
+        if self.use_flow:
+            self.image_encoder = encoder(config.n_previous * config.output_channels, self.width, n_down)
+            self.flow_residual = nn.Sequential(*(ResidualBlock(inner) for _ in range(blocks)))
+            self.flow_decoder = decoder(self.width, n_down)
+            self.flow_head = head(self.width, 2)
+            self.mask_head = head(self.width, 1)
+            # Start with near-zero flow and a half-open mask so early training warps gently.
+            nn.init.normal_(self.flow_head.weight, std=1e-3)
+            nn.init.zeros_(self.flow_head.bias)
+
+    def forward(self, labels: torch.Tensor, images: torch.Tensor | None,
+                coarser: tuple[torch.Tensor, torch.Tensor | None] | None, start: bool):
+        """-> (image features, flow features or None), both (B, width, h, w) at this scale's size."""
+        features = self.label_encoder(labels)
+        if self.use_flow and images is not None:
+            features = features + self.image_encoder(images)
+        image_in = features if coarser is None else features + coarser[0]
+        image_features = self.image_decoder(self.image_residual(image_in))
+        flow_features = None
+        if self.use_flow and not start:
+            flow_in = features if coarser is None or coarser[1] is None else features + coarser[1]
+            flow_features = self.flow_decoder(self.flow_residual(flow_in))
+        return image_features, flow_features
+
+
+class Generator(nn.Module):
+    """The vid2vid generator. `forward` generates a run of frames sequentially; see the module docstring."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.use_flow and config.n_frames_G < 2:
+            raise ValueError("a generator with the flow path needs n_frames_G >= 2 (one previous frame)")
+        self.config = config
+        self.scales = nn.ModuleList(ScaleNetwork(config, scale) for scale in range(config.n_scales_spatial))
+
+    @property
+    def n_previous(self) -> int:
+        return self.config.n_previous
+
+    def frame(self, labels: torch.Tensor, images: torch.Tensor, previous: torch.Tensor | None,
+              fg_mask: torch.Tensor | None = None, n_scales: int | None = None) -> dict[str, torch.Tensor]:
+        """One frame. labels (B, (L+1)*C, H, W), images (B, L*3, H, W) (zeros for a start frame),
+        previous: the last generated frame (B, 3, H, W) or None for a start frame; H, W at the finest
+        active scale. Returns image, hallucinated, warped (B, 3, H, W), flow (B, 2, H, W), mask (B, 1, H, W)."""
+        active = n_scales or len(self.scales)
+        start = previous is None
+        if fg_mask is not None:
+            labels = torch.cat((labels, fg_mask), dim=1)
+        features = None
+        for scale in range(active):
+            factor = 2 ** (active - 1 - scale)
+            scale_labels = F.avg_pool2d(labels, factor) if factor > 1 else labels
+            scale_images = F.avg_pool2d(images, factor) if factor > 1 else images
+            features = self.scales[scale](scale_labels, scale_images, features, start)
+        finest = self.scales[active - 1]
+        image_features, flow_features = features
+        hallucinated = torch.tanh(finest.image_head(image_features))
+        if self.config.fg_separation:
+            foreground, background = hallucinated.chunk(2, dim=1)
+            hallucinated = fg_mask * foreground + (1 - fg_mask) * background
+        batch, _, height, width = hallucinated.shape
+        if flow_features is None:
+            zeros = hallucinated.new_zeros((batch, 1, height, width))
+            return {"image": hallucinated, "hallucinated": hallucinated, "warped": torch.zeros_like(hallucinated),
+                    "flow": zeros.expand(-1, 2, -1, -1), "mask": zeros}
+        flow = finest.flow_head(flow_features) * self.config.flow_gain
+        mask = torch.sigmoid(finest.mask_head(flow_features))
+        warped = resample(previous, flow)
+        image = mask * warped + (1 - mask) * hallucinated
+        return {"image": image, "hallucinated": hallucinated, "warped": warped, "flow": flow, "mask": mask}
+
+    def forward(self, labels: torch.Tensor, previous_labels: torch.Tensor | None = None,
+                previous_images: torch.Tensor | None = None, fg_masks: torch.Tensor | None = None,
+                n_scales: int | None = None) -> dict[str, torch.Tensor]:
+        """Generate T frames in order, each conditioned on the ones generated before it.
+
+        labels: (B, T, C, H, W) condition maps of the frames to generate (one-hot or RGB in [-1, 1]).
+        previous_labels / previous_images: (B, P, C, H, W) / (B, P, 3, H, W), the P <= L frames just
+            before (their condition maps and generated images), or None at the start of a video. A
+            frame with fewer than L frames of history is a start frame (see the module docstring).
+        fg_masks: (B, T, 1, H, W) in [0, 1], needed with fg_separation.
+        n_scales: spatial scales in use (progressive training); H, W are the size of the finest of them.
+        Returns a dict of (B, T, ...) tensors: image, hallucinated, warped, flow, mask, and `start`
+            (T,) bool, True for start frames (their flow, mask and warped are zeros).
+        """
+        if self.config.fg_separation and fg_masks is None:
+            raise ValueError("this generator separates foreground and background: pass fg_masks")
+        count = self.n_previous
+        history_labels = list(previous_labels.unbind(1))[-count:] if previous_labels is not None and count else []
+        history_images = list(previous_images.unbind(1))[-count:] if previous_images is not None and count else []
+        if len(history_labels) != len(history_images):
+            raise ValueError("previous_labels and previous_images must hold the same number of frames")
+        outputs: dict[str, list] = {}
+        starts = []
+        for index in range(labels.shape[1]):
+            current = labels[:, index]
+            start = len(history_images) < count or count == 0
+            if start:
+                label_stack = [torch.zeros_like(current)] * count + [current]
+                images = current.new_zeros((current.shape[0], count * self.config.output_channels, *current.shape[-2:]))
+                previous = None
+            else:
+                label_stack = [*history_labels, current]
+                images = torch.cat(history_images, dim=1)
+                previous = history_images[-1]
+            mask = fg_masks[:, index] if fg_masks is not None and self.config.fg_separation else None
+            result = self.frame(torch.cat(label_stack, dim=1), images, previous, mask, n_scales)
+            for key, value in result.items():
+                outputs.setdefault(key, []).append(value)
+            starts.append(start)
+            if count:
+                history_labels = [*history_labels, current][-count:]
+                history_images = [*history_images, result["image"]][-count:]
+        stacked = {key: torch.stack(values, dim=1) for key, values in outputs.items()}
+        stacked["start"] = torch.tensor(starts, dtype=torch.bool, device=labels.device)
+        return stacked
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
