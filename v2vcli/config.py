@@ -70,7 +70,7 @@ class DataConfig:
     num_classes: int | None = None
     flip: bool | None = None
     scale_jitter: float = 0.1
-    flow_method: str = "dis_medium"
+    flow_method: str = "dis-medium"
     num_workers: int = 0
 
 

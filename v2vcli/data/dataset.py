@@ -1,0 +1,217 @@
+"""Training clips from a dataset folder: temporal windows, paired augmentation, ground-truth flow.
+
+v2v dataset layout (written by `v2v prepare`, read by `v2v train`; version 1):
+
+    DATASET/dataset.json
+        {"version": 1,
+         "condition": "pose" | "segment",
+         "num_classes": int,      # label channels: segment -> number of classes (one-hot); pose -> 3 (RGB)
+         "size": [W, H],          # every image below is W x H
+         "fps": float,
+         "sequences": [{"name": str, "frames": int}, ...],
+         "pose_stats": {...}}     # optional, for dance normalization
+    DATASET/<seq>/frames/000000.png          RGB frames
+    DATASET/<seq>/labels/000000.png          segment: uint8 class ids (single channel); pose: RGB rendering
+    DATASET/<seq>/masks/000000.png           optional: uint8 0/255 foreground
+    DATASET/<seq>/flow_backward/000000.npy   optional: float16 (H, W, 2), pixels, x then y: the flow from
+                                             frame i+1 to frame i (v2vcli.flow convention; what `v2v flow
+                                             --backward` writes), so frame i warped by it gives frame i+1;
+                                             N-1 files. Without them the flow is computed (DIS) at load time.
+
+NVIDIA vid2vid's layout (train_A/<seq>/ condition maps, train_B/<seq>/ frames, optional train_inst/<seq>/
+instance maps, turned into an edge channel) is read as it is; see v2vcli/data/layout.py.
+
+A sample (one clip of T frames, same random crop/scale/flip for every frame and modality) is a dict:
+    images (T, 3, H, W) float in [-1, 1]
+    labels (T, C, H, W): one-hot {0, 1} for segment, RGB in [-1, 1] for pose (+ instance edges {0, 1})
+    flows  (T, 2, H, W) pixels: flows[t] warps frame t-1 onto frame t; flows[0] is zero
+    masks  (T, 1, H, W) in [0, 1], only when every sequence has masks
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from v2vcli.config import DataConfig
+from v2vcli.data.layout import DatasetInfo, SequenceFiles
+from v2vcli.errors import BadInput
+from v2vcli.io.frames import read_image
+
+
+def make_flow_estimator(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """(first, second) RGB uint8 -> float32 (H, W, 2) with first[p] ~ second[p + flow(p)]."""
+    try:
+        from v2vcli.flow import make_estimator
+        from v2vcli.flow.compute import to_gray
+    except ImportError:  # the flow package is optional for training: fall back to OpenCV's DIS directly
+        estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+        def gray(image):
+            return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+        return lambda first, second: estimator.calc(gray(first), gray(second), None)
+    estimator = make_estimator(method)
+    return lambda first, second: estimator(to_gray(first), to_gray(second))
+
+
+def read_flow_field(path) -> np.ndarray:
+    try:
+        flow = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise BadInput(f"{path}: not a readable flow field ({error})") from None
+    return flow.astype(np.float32)
+
+
+def choose_size(info: DatasetInfo, config: DataConfig, multiple: int) -> tuple[int, int]:
+    """Training (W, H): config.size if given (must be a multiple of `multiple`), else the dataset's size
+    scaled to fit config.max_side and rounded down to the multiple."""
+    if config.size:
+        width, height = config.size
+        if width % multiple or height % multiple:
+            raise BadInput(f"--size {width}x{height}: width and height must be multiples of {multiple} for this model")
+        return width, height
+    width, height = info.size
+    scale = min(1.0, config.max_side / max(width, height))
+    width = max(multiple, int(width * scale) // multiple * multiple)
+    height = max(multiple, int(height * scale) // multiple * multiple)
+    return width, height
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Item i is a deterministic function of (seed, i): the sample that global sample number i gets.
+
+    `frames_at(i)` gives the clip length for sample i (the progressive schedule). Because nothing
+    depends on what was drawn before, a resumed or sharded run sees exactly the samples it would
+    have seen in one uninterrupted process.
+    """
+
+    def __init__(self, info: DatasetInfo, config: DataConfig, size: tuple[int, int], seed: int,
+                 frames_at: Callable[[int], int]):
+        self.info = info
+        self.config = config
+        self.size = size
+        self.seed = seed
+        self.frames_at = frames_at
+        self.flip = config.flip if config.flip is not None else info.condition == "segment"
+        self.longest = max(len(sequence) for sequence in info.sequences)
+        self._estimator = None
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def window_length(self, index: int) -> int:
+        return min(self.frames_at(index), self.longest)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, index])
+        length = self.window_length(index)
+        candidates = [sequence for sequence in self.info.sequences if len(sequence) >= length]
+        weights = np.array([len(sequence) - length + 1 for sequence in candidates], dtype=np.float64)
+        sequence = candidates[rng.choice(len(candidates), p=weights / weights.sum())]
+        start = int(rng.integers(0, len(sequence) - length + 1))
+        return self.load(sequence, start, length, rng)
+
+    def load(self, sequence: SequenceFiles, start: int, length: int,
+             rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Frames start .. start+length-1 of `sequence`; random crop/flip when rng is given."""
+        crop, flip = self.augmentation(rng)
+        indices = range(start, start + length)
+        frames = [self.prepare(self.read(sequence.frames[i]), crop, flip, cv2.INTER_AREA) for i in indices]
+        sample = {"images": torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1}
+        sample["labels"] = self.labels(sequence, start, length, crop, flip)
+        if self.info.has_masks:
+            masks = [self.prepare(self.read(sequence.masks[i], 1), crop, flip, cv2.INTER_NEAREST) for i in indices]
+            sample["masks"] = torch.from_numpy((np.stack(masks) > 127).astype(np.float32)).unsqueeze(1)
+        sample["flows"] = self.flows(sequence, start, length, frames, crop, flip)
+        return sample
+
+    def augmentation(self, rng: np.random.Generator | None) -> tuple[tuple[float, float, float, float], bool]:
+        """A crop box (x, y, w, h) in source pixels with the training aspect ratio, and a flip flag."""
+        source_w, source_h = self.info.size
+        target_w, target_h = self.size
+        scale = min(source_w / target_w, source_h / target_h)
+        width, height = target_w * scale, target_h * scale
+        if rng is None:
+            return ((source_w - width) / 2, (source_h - height) / 2, width, height), False
+        shrink = 1 - rng.uniform(0, self.config.scale_jitter)
+        width, height = width * shrink, height * shrink
+        x = rng.uniform(0, source_w - width)
+        y = rng.uniform(0, source_h - height)
+        return (x, y, width, height), bool(self.flip and rng.random() < 0.5)
+
+    def read(self, path, channels: int = 3) -> np.ndarray:
+        image = read_image(path)
+        if image.shape[:2] != (self.info.size[1], self.info.size[0]):
+            raise BadInput(f"{path}: is {image.shape[1]}x{image.shape[0]}, the dataset is "
+                           f"{self.info.size[0]}x{self.info.size[1]}")
+        if channels == 1 and image.ndim == 3:
+            image = image[..., 0]
+        if channels == 3 and image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
+        return image
+
+    def prepare(self, image: np.ndarray, crop, flip: bool, interpolation: int) -> np.ndarray:
+        """Crop box -> training size with one affine warp (sub-pixel crops stay exact), then flip."""
+        x, y, width, height = crop
+        target_w, target_h = self.size
+        sx, sy = target_w / width, target_h / height
+        matrix = np.float32([[sx, 0, (0.5 - x) * sx - 0.5], [0, sy, (0.5 - y) * sy - 0.5]])
+        if interpolation == cv2.INTER_AREA and sx >= 1:
+            interpolation = cv2.INTER_LINEAR  # INTER_AREA is only meaningful for shrinking
+        out = cv2.warpAffine(image, matrix, (target_w, target_h), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+        return np.ascontiguousarray(out[:, ::-1]) if flip else out
+
+    def labels(self, sequence: SequenceFiles, start: int, length: int, crop, flip: bool) -> torch.Tensor:
+        indices = range(start, start + length)
+        if self.info.condition == "segment":
+            ids = np.stack([self.prepare(self.read(sequence.labels[i], 1), crop, flip, cv2.INTER_NEAREST)
+                            for i in indices])
+            if ids.max() >= self.info.num_classes:
+                raise BadInput(f"{sequence.labels[start]}..: class id {ids.max()} >= num_classes "
+                               f"{self.info.num_classes}; pass --num-classes")
+            tensor = torch.nn.functional.one_hot(torch.from_numpy(ids).long(), self.info.num_classes)
+            tensor = tensor.permute(0, 3, 1, 2).float()
+        else:
+            rgb = np.stack([self.prepare(self.read(sequence.labels[i]), crop, flip, cv2.INTER_AREA) for i in indices])
+            tensor = torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1
+        if self.info.has_instances:
+            edges = [instance_edges(self.prepare(self.read(sequence.instances[i], 1), crop, flip, cv2.INTER_NEAREST))
+                     for i in indices]
+            tensor = torch.cat((tensor, torch.from_numpy(np.stack(edges)).unsqueeze(1)), dim=1)
+        return tensor
+
+    def flows(self, sequence: SequenceFiles, start: int, length: int, frames: list[np.ndarray], crop,
+              flip: bool) -> torch.Tensor:
+        target_w, target_h = self.size
+        out = np.zeros((length, target_h, target_w, 2), dtype=np.float32)
+        for offset in range(1, length):
+            if sequence.flows:
+                # flow_backward[i] is frame i+1 -> frame i: what warps frame t-1 onto frame t = start + offset
+                field = read_flow_field(sequence.flows[start + offset - 1])
+                width, height = crop[2:]
+                scale = np.float32([target_w / width, target_h / height])
+                flow = self.prepare(field, crop, False, cv2.INTER_LINEAR) * scale
+                if flip:
+                    flow = flow[:, ::-1] * np.float32([-1, 1])
+            else:
+                if self._estimator is None:
+                    self._estimator = make_flow_estimator(self.config.flow_method)
+                flow = self._estimator(frames[offset], frames[offset - 1])
+            out[offset] = flow
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def instance_edges(instances: np.ndarray) -> np.ndarray:
+    """float32 (H, W) in {0, 1}: 1 on the boundary between two instance ids (pix2pixHD's edge map)."""
+    edges = np.zeros(instances.shape, dtype=bool)
+    horizontal = instances[:, 1:] != instances[:, :-1]
+    vertical = instances[1:] != instances[:-1]
+    edges[:, 1:] |= horizontal
+    edges[:, :-1] |= horizontal
+    edges[1:] |= vertical
+    edges[:-1] |= vertical
+    return edges.astype(np.float32)
