@@ -1,0 +1,299 @@
+"""Segmentation backends: mediapipe (offline default), transformers SegFormer/Mask2Former, detectron2.
+
+Each imports its library when it is built, so listing or importing the registry costs nothing and a
+missing optional library is one MissingBackend line naming how to install it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from v2vcli.errors import BadInput, MissingBackend, MissingModel
+from v2vcli.preprocess.labels import UNLABELED, SegmentClass, class_table
+
+DETECTRON2_INSTALL = "pip install 'git+https://github.com/facebookresearch/detectron2.git'"
+
+
+class SegmentBackend:
+    """A segmentation model used on the frames of one video, in order.
+
+    `scores(frame, timestamp_ms)` takes RGB uint8 (H, W, 3) and returns float32 (H, W, C) evidence per
+    pixel that can be averaged over time: C class probabilities, or C = 1 (the foreground probability)
+    for a two-class backend. `labels(scores)` turns it into a uint8 (H, W) map of `classes` ids.
+    Use as a context manager, or call `close()`.
+    """
+
+    name = ""
+    classes: list[SegmentClass]
+
+    def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def labels(self, scores: np.ndarray) -> np.ndarray:
+        return np.argmax(scores, axis=2).astype(np.uint8)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> SegmentBackend:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@contextmanager
+def native_logs_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null: mediapipe's C++ layers print INFO/WARNING lines when a model
+    loads, first runs and closes, which Python cannot catch. V2V_DEBUG=1 keeps them."""
+    if os.environ.get("V2V_DEBUG") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def torch_device(device: str):
+    """'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N' -> torch.device."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise BadInput(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"device {device!r} asked for, but this torch build sees no CUDA device")
+    return resolved
+
+
+class MediapipeBackend(SegmentBackend):
+    """mediapipe Tasks ImageSegmenter in VIDEO mode. With the selfie model (one output): person vs
+    background, person where its probability exceeds `threshold`; a multi-class model (several
+    outputs, e.g. selfie_multiclass) gives one class per output."""
+
+    name = "mediapipe"
+    MODEL_FILE = "selfie_segmentation.tflite"
+
+    def __init__(self, model: Path | str | None = None, threshold: float = 0.5, **_):
+        if not 0.0 < threshold < 1.0:
+            raise BadInput(f"threshold must be between 0 and 1, not {threshold}")
+        from v2vcli.weights import find_weight_file
+
+        path = find_weight_file(self.MODEL_FILE, model, option="--model")
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.ImageSegmenterOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.VIDEO,
+            output_confidence_masks=True,
+            output_category_mask=False,
+        )
+        try:
+            with native_logs_silenced():
+                self._segmenter = vision.ImageSegmenter.create_from_options(options)
+        except (RuntimeError, ValueError) as error:
+            raise MissingModel(f"{path}: not a segmentation model mediapipe can load ({first_line(error)})") from None
+        self._mp = mp
+        self._first = True
+        self.threshold = threshold
+        names = list(self._segmenter.labels or [])
+        if len(names) <= 1:
+            self.classes = [SegmentClass(0, "background", (0, 0, 0)), SegmentClass(1, "person", (220, 20, 60))]
+        else:
+            self.classes = class_table(dict(enumerate(names)))
+
+    def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+        if self._first:  # the first inference logs a warning from C++
+            self._first = False
+            with native_logs_silenced():
+                masks = self._segmenter.segment_for_video(image, timestamp_ms).confidence_masks
+        else:
+            masks = self._segmenter.segment_for_video(image, timestamp_ms).confidence_masks
+        height, width = frame.shape[:2]
+        # numpy_view() points into mediapipe's buffer, reused by the next call: copy it out.
+        return np.stack([mask.numpy_view().reshape(height, width) for mask in masks], axis=2).astype(np.float32)
+
+    def labels(self, scores: np.ndarray) -> np.ndarray:
+        if scores.shape[2] == 1:
+            return (scores[..., 0] > self.threshold).astype(np.uint8)
+        return super().labels(scores)
+
+    def close(self) -> None:
+        if getattr(self, "_segmenter", None) is not None:
+            with native_logs_silenced():
+                self._segmenter.close()
+            self._segmenter = None
+
+
+class TransformersBackend(SegmentBackend):
+    """A transformers semantic (SegFormer, ...) or universal (Mask2Former, ...) segmentation model, from
+    a local folder (save_pretrained layout) or a model hub id; classes from the model's id2label."""
+
+    name = "segformer"
+
+    def __init__(self, model: Path | str | None = None, device: str = "auto", **_):
+        if model is None:
+            raise BadInput("the segformer backend needs --model: a local model folder or a hub id such as "
+                           "nvidia/segformer-b0-finetuned-ade-512-512")
+        try:
+            import torch
+            import transformers
+        except ImportError:
+            raise MissingBackend("the segformer backend needs transformers: pip install 'v2v[segformer]'") from None
+        self._torch = torch
+        self.device = torch_device(device)
+        local = Path(model).expanduser()
+        if local.exists():
+            source, local_only = str(local), True
+        elif str(model).startswith((".", "/", "~")) or str(model).count("/") > 1:
+            raise MissingModel(f"{model}: model folder not found")
+        else:
+            source, local_only = str(model), False
+        verbosity = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()  # no torchvision/progress chatter on a user's terminal
+        try:
+            processor = transformers.AutoImageProcessor.from_pretrained(source, local_files_only=local_only)
+            try:
+                model_object = transformers.AutoModelForSemanticSegmentation.from_pretrained(
+                    source, local_files_only=local_only)
+            except ValueError:  # not a per-pixel classifier: a mask-classification model (Mask2Former, ...)
+                model_object = transformers.AutoModelForUniversalSegmentation.from_pretrained(
+                    source, local_files_only=local_only)
+            self._model = model_object.to(self.device).eval()
+        except (OSError, ValueError, KeyError) as error:
+            message = f"{model}: cannot load a transformers segmentation model ({first_line(error)})"
+            raise MissingModel(message) from None
+        finally:
+            transformers.logging.set_verbosity(verbosity)
+        self._size = processor.size if getattr(processor, "do_resize", True) else None
+        rescale = getattr(processor, "rescale_factor", 1 / 255) if getattr(processor, "do_rescale", True) else 1.0
+        mean = np.asarray(getattr(processor, "image_mean", None) or (0.0, 0.0, 0.0), np.float32)
+        std = np.asarray(getattr(processor, "image_std", None) or (1.0, 1.0, 1.0), np.float32)
+        if not getattr(processor, "do_normalize", True):
+            mean, std = np.zeros(3, np.float32), np.ones(3, np.float32)
+        # pixel -> (pixel * rescale - mean) / std, folded into one multiply-add
+        self._scale = torch.tensor(rescale / std, device=self.device).view(1, 3, 1, 1)
+        self._shift = torch.tensor(-mean / std, device=self.device).view(1, 3, 1, 1)
+        try:
+            self.classes = class_table(self._model.config.id2label)
+        except ValueError as error:
+            raise BadInput(f"{model}: {error}") from None
+
+    def _input_size(self, height: int, width: int) -> tuple[int, int]:
+        size = self._size
+        if not size:
+            return height, width
+        if size.get("height") and size.get("width"):
+            return int(size["height"]), int(size["width"])
+        shortest, longest = size.get("shortest_edge"), size.get("longest_edge")
+        scale = shortest / min(height, width) if shortest else 1.0
+        if longest and max(height, width) * scale > longest:
+            scale = longest / max(height, width)
+        # Multiples of 32 suit every backbone stride and Mask2Former's padding.
+        return max(32, round(height * scale / 32) * 32), max(32, round(width * scale / 32) * 32)
+
+    def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
+        import cv2
+
+        torch = self._torch
+        height, width = frame.shape[:2]
+        input_height, input_width = self._input_size(height, width)
+        resized = frame if (input_height, input_width) == (height, width) else cv2.resize(
+            frame, (input_width, input_height), interpolation=cv2.INTER_LINEAR)
+        pixels = torch.from_numpy(np.ascontiguousarray(resized)).to(self.device).permute(2, 0, 1)[None].float()
+        pixels = pixels * self._scale + self._shift
+        with torch.inference_mode():
+            outputs = self._model(pixel_values=pixels)
+            if getattr(outputs, "logits", None) is not None:
+                logits = torch.nn.functional.interpolate(outputs.logits.float(), (height, width), mode="bilinear",
+                                                         align_corners=False)
+                probabilities = logits.softmax(dim=1)[0]
+            else:  # mask classification: per-class score = sum over queries of P(class) * mask
+                classes = outputs.class_queries_logits.float().softmax(dim=-1)[0, :, :-1]  # drop "no object"
+                masks = torch.nn.functional.interpolate(outputs.masks_queries_logits.float(), (height, width),
+                                                        mode="bilinear", align_corners=False)[0].sigmoid()
+                probabilities = torch.einsum("qc,qhw->chw", classes, masks)
+            return probabilities.permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+class Detectron2Backend(SegmentBackend):
+    """A detectron2 semantic or panoptic predictor from a config file (--model) and weights (--weights,
+    or the config's MODEL.WEIGHTS). Panoptic ids: thing classes first, then stuff classes."""
+
+    name = "detectron2"
+
+    def __init__(self, model: Path | str | None = None, weights: Path | str | None = None, device: str = "auto",
+                 **_):
+        try:
+            from detectron2.config import get_cfg
+            from detectron2.data import MetadataCatalog
+            from detectron2.engine import DefaultPredictor
+        except ImportError:
+            raise MissingBackend(f"the detectron2 backend needs detectron2, which is built from source: "
+                                 f"{DETECTRON2_INSTALL}") from None
+        if model is None or not Path(model).is_file():
+            raise MissingModel(f"{model}: detectron2 config file not found (pass --model CONFIG.yaml)")
+        config = get_cfg()
+        try:
+            config.merge_from_file(str(model))
+        except Exception as error:  # yacs raises KeyError/AssertionError/YAMLError alike
+            raise BadInput(f"{model}: not a detectron2 config ({first_line(error)})") from None
+        if weights is not None:
+            if not Path(weights).is_file():
+                raise MissingModel(f"{weights}: detectron2 weights file not found")
+            config.MODEL.WEIGHTS = str(weights)
+        config.MODEL.DEVICE = str(torch_device(device))
+        self._bgr_input = config.INPUT.FORMAT == "BGR"
+        self._predictor = DefaultPredictor(config)
+        metadata = MetadataCatalog.get(config.DATASETS.TEST[0]) if config.DATASETS.TEST else None
+        things = list(getattr(metadata, "thing_classes", []) or [])
+        stuff = list(getattr(metadata, "stuff_classes", []) or [])
+        self._panoptic = config.MODEL.META_ARCHITECTURE == "PanopticFPN"
+        self._things = len(things)
+        names = things + stuff if self._panoptic else stuff or things
+        self.classes = class_table(dict(enumerate(names)))
+
+    def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
+        outputs = self._predictor(np.ascontiguousarray(frame[..., ::-1] if self._bgr_input else frame))
+        if not self._panoptic and "sem_seg" in outputs:
+            return outputs["sem_seg"].softmax(dim=0).permute(1, 2, 0).float().cpu().numpy()
+        segments, info = outputs["panoptic_seg"]
+        segments = segments.cpu().numpy()
+        labels = np.full(segments.shape, UNLABELED, np.uint8)
+        for segment in info:
+            offset = 0 if segment["isthing"] else self._things
+            labels[segments == segment["id"]] = segment["category_id"] + offset
+        # One-hot scores, so that temporal smoothing votes between classes.
+        return (labels[..., None] == np.arange(len(self.classes), dtype=np.uint8)).astype(np.float32)
+
+    def labels(self, scores: np.ndarray) -> np.ndarray:
+        labels = super().labels(scores)
+        labels[scores.max(axis=2) <= 0] = UNLABELED
+        return labels
