@@ -247,6 +247,41 @@ def test_segformer_cli_writes_labels_and_classes(tiny_segformer, small_clip, tmp
     assert classes[1] == {"id": 1, "name": "person", "color": [220, 20, 60]}
 
 
+def test_mask2former_loads_through_the_same_backend(tmp_path):
+    pytest.importorskip("transformers")
+    import torch
+    from transformers import (
+        AutoImageProcessor,
+        Mask2FormerConfig,
+        Mask2FormerForUniversalSegmentation,
+        Mask2FormerImageProcessor,
+        SwinConfig,
+    )
+
+    torch.manual_seed(0)
+    names = {0: "road", 1: "person"}
+    backbone = SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
+                          window_size=2, out_features=["stage1", "stage2", "stage3", "stage4"])
+    config = Mask2FormerConfig(
+        backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32, encoder_feedforward_dim=32,
+        dim_feedforward=32, encoder_layers=1, decoder_layers=2, num_attention_heads=2, num_queries=4,
+        num_labels=2, id2label=names, label2id={name: index for index, name in names.items()}, common_stride=4,
+    )
+    model = Mask2FormerForUniversalSegmentation(config).eval()
+    model.save_pretrained(tmp_path)
+    Mask2FormerImageProcessor(size={"shortest_edge": 64, "longest_edge": 128}).save_pretrained(tmp_path)
+    frame = cv2.resize(data.astronaut(), (80, 48), interpolation=cv2.INTER_AREA)
+    with make_backend(SegmentConfig(backend="segformer", model=str(tmp_path), device="cpu")) as backend:
+        assert [c.name for c in backend.classes] == ["road", "person"]
+        labels = backend.labels(backend.scores(frame, 0))
+    assert labels.shape == (48, 80)
+    processor = AutoImageProcessor.from_pretrained(tmp_path)
+    with torch.no_grad():
+        outputs = model(**processor(images=frame, return_tensors="pt"))
+    expected = processor.post_process_semantic_segmentation(outputs, target_sizes=[(48, 80)])[0].numpy()
+    assert (labels == expected).mean() > 0.95
+
+
 def test_segformer_without_transformers_names_the_install(monkeypatch, tiny_segformer):
     monkeypatch.setitem(sys.modules, "transformers", None)  # import now raises ImportError
     with pytest.raises(MissingBackend, match=r"pip install 'v2v\[segformer\]'"):

@@ -176,8 +176,10 @@ class TransformersBackend(SegmentBackend):
             raise MissingModel(f"{model}: model folder not found")
         else:
             source, local_only = str(model), False
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()  # no torchvision/progress chatter on a user's terminal
+        # No torchvision warnings or weight-loading progress bars on the user's terminal.
+        verbosity, bars = transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled()
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
         try:
             processor = transformers.AutoImageProcessor.from_pretrained(source, local_files_only=local_only)
             try:
@@ -192,6 +194,8 @@ class TransformersBackend(SegmentBackend):
             raise MissingModel(message) from None
         finally:
             transformers.logging.set_verbosity(verbosity)
+            if bars:
+                transformers.logging.enable_progress_bar()
         self._size = processor.size if getattr(processor, "do_resize", True) else None
         rescale = getattr(processor, "rescale_factor", 1 / 255) if getattr(processor, "do_rescale", True) else 1.0
         mean = np.asarray(getattr(processor, "image_mean", None) or (0.0, 0.0, 0.0), np.float32)
