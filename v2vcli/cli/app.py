@@ -13,7 +13,7 @@ from v2vcli import __version__
 from v2vcli.errors import V2VError
 
 # Each module defines `register(app)`; keep the order of `v2v --help`.
-COMMAND_MODULES = ("media", "flow", "segment", "pose", "evaluate")
+COMMAND_MODULES = ("media", "pose", "segment", "flow", "prepare", "evaluate")
 
 _state = {"debug": os.environ.get("V2V_DEBUG") == "1"}
 
@@ -68,6 +68,8 @@ def root(
 ) -> None:
     """Video-to-video synthesis (vid2vid): from raw video files to finished videos."""
     _state["debug"] = _state["debug"] or debug
+    if _state["debug"]:
+        os.environ["V2V_DEBUG"] = "1"  # also keeps the native libraries' logs (see preprocess/pose.py)
 
 
 for _name in COMMAND_MODULES:

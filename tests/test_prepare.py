@@ -1,0 +1,73 @@
+"""`v2v prepare`: a real clip of a person becomes a training set that `v2v train` accepts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import encode
+from typer.testing import CliRunner
+
+from v2vcli.cli import app
+from v2vcli.data.layout import open_dataset
+from v2vcli.io.frames import read_image
+
+
+@pytest.fixture(scope="module")
+def pose_dataset(tmp_path_factory, example_target):
+    output = tmp_path_factory.mktemp("prepare") / "dataset"
+    result = CliRunner().invoke(app, ["prepare", str(example_target), "-o", str(output), "--size", "128x128",
+                                      "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return output, json.loads(result.stdout)
+
+
+def test_pose_dataset_has_every_part_for_every_frame(pose_dataset):
+    output, summary = pose_dataset
+    assert summary["frames"] == 96 and summary["size"] == [128, 128]
+    info = open_dataset(output)
+    assert info.condition == "pose" and info.num_classes == 3 and info.size == (128, 128)
+    sequence = info.sequences[0]
+    assert len(sequence.frames) == len(sequence.labels) == len(sequence.masks) == 96
+    assert len(sequence.flows) == 95
+    assert "shoulders" in info.pose_stats
+
+
+def test_pose_labels_and_masks_sit_on_the_person(pose_dataset):
+    output, _ = pose_dataset
+    labels = np.stack([read_image(output / "target" / "labels" / f"{i:06d}.png") for i in range(0, 96, 8)])
+    masks = np.stack([read_image(output / "target" / "masks" / f"{i:06d}.png") for i in range(0, 96, 8)])
+    assert set(np.unique(masks)) <= {0, 255}
+    drawn = labels.max(axis=3) > 0
+    assert drawn.any(axis=(1, 2)).all(), "every sampled frame has a rendered pose"
+    # the limbs are drawn where the person is
+    assert (masks[drawn] == 255).mean() > 0.8
+    assert 0.2 < (masks == 255).mean() < 0.8
+
+
+def test_segment_dataset_with_mediapipe(tmp_path, short_clip):
+    output = tmp_path / "segments"
+    result = CliRunner().invoke(app, ["prepare", str(short_clip), "-o", str(output), "--condition", "segment",
+                                      "--no-flow", "--quiet"])
+    assert result.exit_code == 0, result.output
+    info = open_dataset(output)
+    meta = json.loads((output / "dataset.json").read_text())
+    assert info.condition == "segment" and info.num_classes == len(meta["classes"]) == 2
+    assert info.sequences[0].flows is None and len(info.sequences[0].labels) == 12
+
+
+def test_no_person_is_refused_and_leaves_nothing(tmp_path):
+    flat = [np.full((64, 64, 3), 90 + i, np.uint8) for i in range(6)]
+    video = encode(tmp_path / "empty_room.mp4", flat, 64, 64, "24", ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    output = tmp_path / "dataset"
+    result = CliRunner().invoke(app, ["prepare", str(video), "-o", str(output), "--quiet"])
+    assert result.exit_code == 1 and "no person was found" in result.stderr
+    assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["empty_room.mp4"]
+
+
+def test_bad_condition_and_existing_output(tmp_path, short_clip, pose_dataset):
+    bad = CliRunner().invoke(app, ["prepare", str(short_clip), "-o", str(tmp_path / "d"), "--condition", "depth"])
+    assert bad.exit_code == 1 and "pose, segment" in bad.stderr
+    existing = CliRunner().invoke(app, ["prepare", str(short_clip), "-o", str(pose_dataset[0])])
+    assert existing.exit_code == 1 and "--overwrite" in existing.stderr
