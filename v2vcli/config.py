@@ -16,6 +16,7 @@ from pathlib import Path
 from v2vcli.errors import BadInput
 
 CONFIG_VERSION = 1
+DEFAULT_STEPS = 1000
 
 
 @dataclass
@@ -78,14 +79,15 @@ class DataConfig:
 class TrainConfig:
     """How to train. Steps count training sequences (each batch of clips, processed chunk by chunk).
 
-    The `steps` are split evenly over the spatial stages (one per generator scale, coarse first); in
+    `steps` None means DEFAULT_STEPS for a new run and the saved count when resuming. The steps are
+    split evenly over the spatial stages (one per generator scale, coarse first); in
     each stage the sequence length doubles from `n_frames_start` up to `n_frames_max` in equal parts.
     `frames_per_chunk` frames are generated, judged and back-propagated at a time (truncated BPTT).
     """
 
     name: str = "model"
     output_dir: str = "weights"
-    steps: int = 1000
+    steps: int | None = None
     batch_size: int = 1
     lr_G: float = 2e-4
     lr_D: float = 2e-4

@@ -1,0 +1,143 @@
+"""Checkpoints: exact resume (also after SIGKILL), damaged files refused, old ones pruned, no pickle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from v2vcli.config import preset
+from v2vcli.data.synthetic import write_shapes_dataset
+from v2vcli.errors import BadInput, MissingModel
+from v2vcli.training import latest_checkpoint, load_checkpoint, load_generator, train
+from v2vcli.training.logs import read_log
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy 2-core machine OpenMP spinning costs 4x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_shapes_dataset(tmp_path_factory.mktemp("ckpt") / "data", sequences=2, frames=6, size=(32, 32))
+
+
+def tiny(dataset, output, name="run", **train):
+    config = preset("tiny")
+    config.data.root = str(dataset)
+    config.train.output_dir, config.train.name = str(output), name
+    config.train.quiet, config.train.sample_every, config.train.n_frames_max = True, 0, 5
+    for key, value in train.items():
+        setattr(config.train, key, value)
+    return config
+
+
+def assert_same_checkpoint(first, second):
+    a, b = load_checkpoint(first), load_checkpoint(second)
+    assert a.step == b.step
+    for part in ("generator", "discriminators", "training"):
+        left, right = getattr(a, part), getattr(b, part)
+        assert left.keys() == right.keys()
+        for key in left:
+            assert torch.allclose(left[key].float(), right[key].float(), atol=1e-6), (part, key)
+    assert a.state["optimizers"] == b.state["optimizers"]
+
+
+def test_resuming_gives_the_same_weights_as_training_straight(dataset, tmp_path):
+    straight = train(tiny(dataset, tmp_path, "straight", steps=4))
+    stopped = train(tiny(dataset, tmp_path, "resumed", steps=4, stop_after=2))
+    assert latest_checkpoint(stopped).name == "checkpoint-0000002"
+    resumed = train(tiny(dataset, tmp_path, "resumed", steps=4, resume=True))
+    assert_same_checkpoint(latest_checkpoint(straight), latest_checkpoint(resumed))
+    events = [record for record in read_log(resumed / "log.jsonl") if record.get("event") == "start"]
+    assert [event["resumed_from"] for event in events] == [None, 2]
+
+
+def test_a_run_killed_with_sigkill_resumes_exactly(dataset, tmp_path):
+    command = [sys.executable, "-m", "v2vcli", "train", str(dataset), "--name", "killed", "--steps", "6",
+               "--device", "cpu", "--output-dir", str(tmp_path), "--save-every", "1", "--sample-every", "0",
+               "--quiet"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run = tmp_path / "killed"
+    deadline = time.time() + 120
+    while latest_checkpoint(run) is None and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = load_checkpoint(latest_checkpoint(run)).step
+    assert 1 <= killed_at < 6, "the run finished before it could be killed"
+    subprocess.run([*command, "--resume"], env=environment, check=True, capture_output=True)
+    straight = subprocess.run([*command[:6], "straight", *command[7:]], env=environment, capture_output=True)
+    assert straight.returncode == 0, straight.stderr
+    assert_same_checkpoint(latest_checkpoint(tmp_path / "straight"), latest_checkpoint(run))
+
+
+def test_damaged_checkpoints_are_refused_naming_the_file(dataset, tmp_path):
+    run = train(tiny(dataset, tmp_path, steps=2, save_every=1, keep_last=2))
+    checkpoint = latest_checkpoint(run)
+    weights = checkpoint / "generator.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(BadInput, match="generator.safetensors: contents do not match the checkpoint's SHA-256"):
+        load_generator(run)
+    with pytest.raises(BadInput, match="SHA-256"):
+        train(tiny(dataset, tmp_path, steps=3, resume=True))
+    weights.write_bytes(bytes(data[:100]))
+    with pytest.raises(BadInput, match="truncated"):
+        load_checkpoint(checkpoint)
+    with pytest.raises(BadInput, match="not a readable safetensors file"):
+        load_generator(weights)
+    (checkpoint / "state.json").write_text("{not json")
+    with pytest.raises(BadInput, match="state.json: damaged"):
+        load_checkpoint(checkpoint)
+    (checkpoint / "state.json").unlink()  # now incomplete: the older checkpoint is the newest complete one
+    assert latest_checkpoint(run).name == "checkpoint-0000001"
+    generator, _ = load_generator(run)
+    assert generator is not None
+
+
+def test_only_the_newest_checkpoints_are_kept_and_partial_ones_ignored(dataset, tmp_path):
+    run = train(tiny(dataset, tmp_path, steps=4, save_every=1, keep_last=2))
+    assert sorted(path.name for path in run.glob("checkpoint-*")) == ["checkpoint-0000003", "checkpoint-0000004"]
+    partial = run / ".checkpoint-0000009.partial-1234abcd"
+    partial.mkdir()
+    assert latest_checkpoint(run).name == "checkpoint-0000004"
+    train(tiny(dataset, tmp_path, steps=5, resume=True))
+    assert not partial.exists() and latest_checkpoint(run).name == "checkpoint-0000005"
+
+
+def test_load_generator_refuses_what_is_not_a_model(tmp_path):
+    with pytest.raises(MissingModel, match="no trained model"):
+        load_generator(tmp_path)
+    with pytest.raises(MissingModel, match="no such model"):
+        load_generator(tmp_path / "missing")
+    save_file({"x": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(BadInput, match="not a v2v generator"):
+        load_generator(tmp_path / "other.safetensors")
+
+
+def test_weights_that_do_not_fit_their_config_are_refused(dataset, tmp_path):
+    run = train(tiny(dataset, tmp_path, steps=1))
+    weights = latest_checkpoint(run) / "generator.safetensors"
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(weights))
+    tensors.pop(next(iter(tensors)))
+    save_file(tensors, str(tmp_path / "cut.safetensors"), metadata=metadata)
+    with pytest.raises(BadInput, match="do not fit the generator"):
+        load_generator(tmp_path / "cut.safetensors")

@@ -1,0 +1,72 @@
+"""`v2v train`: train a vid2vid model on a dataset folder; weights go to weights/NAME/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+
+
+def train(
+    dataset: Path = typer.Argument(..., help="Dataset: a `v2v prepare` folder or NVIDIA vid2vid's train_A/train_B."),
+    name: str = typer.Option(..., "--name", "-n", help="Model name; weights go to OUTPUT_DIR/NAME/."),
+    preset: str = typer.Option("tiny", "--preset", "-p", help="Model size: tiny, small, base or hd."),
+    steps: int = typer.Option(None, "--steps", help="Training steps (clips) (default 1000; with --resume: as saved)."),
+    size: str = typer.Option(None, "--size", help="Training size WxH (default: the dataset's, fitted to the preset)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    resume: bool = typer.Option(False, "--resume", help="Continue NAME from its newest checkpoint."),
+    output_dir: Path = typer.Option(Path("weights"), "--output-dir", help="Folder that holds the models."),
+    vgg: Path = typer.Option(None, "--vgg", help="VGG19 weights (torchvision layout) for the perceptual loss."),
+    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the networks (CUDA)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (initial weights and the sample stream)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Clips per step and process (default: the preset's)."),
+    save_every: int = typer.Option(None, "--save-every", help="Checkpoint every N steps (default: the preset's)."),
+    sample_every: int = typer.Option(None, "--sample-every", help="Sample PNG + mp4 every N steps (0: at the end)."),
+    num_classes: int = typer.Option(None, "--num-classes", help="Segmentation classes (default: found in labels)."),
+    workers: int = typer.Option(0, "--workers", help="Data loading processes."),
+    config_file: Path = typer.Option(None, "--config", help="Start from this config.json instead of a preset."),
+    quiet: bool = Quiet,
+    json_output: bool = Json,
+    overwrite: bool = Overwrite,
+) -> None:
+    """Train a vid2vid model (progressive in space and time); checkpoints, log and samples in OUTPUT_DIR/NAME/.
+
+    Several GPUs or machines: torchrun --nproc_per_node=N -m v2vcli train DATASET --name NAME ...
+    """
+    from v2vcli.config import Config, parse_size
+    from v2vcli.config import preset as preset_config
+    from v2vcli.training import latest_checkpoint, load_checkpoint
+    from v2vcli.training import train as run_training
+
+    config = Config.load(config_file) if config_file else preset_config(preset)
+    config.data.root = str(dataset)
+    config.data.num_workers = workers
+    if size:
+        config.data.size = parse_size(size)
+    if num_classes is not None:
+        config.data.num_classes = num_classes
+    settings = config.train
+    settings.name, settings.output_dir, settings.steps = name, str(output_dir), steps
+    settings.device, settings.resume, settings.overwrite = device, resume, overwrite
+    settings.vgg_path = str(vgg) if vgg else None
+    settings.compile, settings.seed, settings.quiet = compile_model, seed, quiet or json_output
+    for key, value in (("batch_size", batch_size), ("save_every", save_every), ("sample_every", sample_every)):
+        if value is not None:
+            setattr(settings, key, value)
+    run_dir = run_training(config)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return
+    latest = latest_checkpoint(run_dir)
+    if json_output and latest is not None:
+        state = load_checkpoint(latest).state
+        print_json({"model": str(run_dir), "checkpoint": str(latest), "step": state["step"],
+                    "losses": state["losses"], "seconds": state["seconds"]})
+    elif not quiet:
+        typer.echo(str(latest or run_dir))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
