@@ -18,7 +18,7 @@ from v2vcli.cli.app import app
 from v2vcli.errors import MissingBackend
 from v2vcli.io.frames import read_image
 from v2vcli.io.video import VideoWriter, probe_video, read_frames
-from v2vcli.preprocess.labels import CITYSCAPES_COLORS, FlickerMeter, class_table
+from v2vcli.preprocess.labels import CITYSCAPES_COLORS, FlickerMeter, class_table, still_pixels
 from v2vcli.preprocess.segment import SegmentConfig, make_backend, segment_frames
 from v2vcli.preprocess.segment_backends import DETECTRON2_INSTALL, SegmentBackend
 
@@ -179,10 +179,11 @@ def test_flicker_counts_only_still_pixels():
     labels[:, 2:] = 1
     flow = np.zeros((4, 4, 2), np.float32)
     flow[:, 2:] = (3.0, 0.0)  # the changed half moved: not flicker
-    meter.add(previous, labels, flow)
+    flow[:, :2] = (0.3, -0.3)  # under half a pixel: still
+    meter.add(previous, labels, still_pixels(flow))
     assert meter.rate == 0.0 and meter.still_fraction == 0.5
     labels[0, 0] = 1
-    meter.add(previous, labels, flow)
+    meter.add(previous, labels, still_pixels(flow))
     assert meter.rate == pytest.approx(1 / 16)
 
 

@@ -11,7 +11,7 @@ from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
 
 def flow(
     video: Path = typer.Argument(..., help="Input video."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output folder [default: VIDEO_STEM.flow]."),
+    output: Path = typer.Option(None, "--output", "-o", help="Output folder (default: VIDEO_STEM.flow next to VIDEO)."),
     method: str = typer.Option("dis-medium", "--method", "-m", help="dis-fast, dis-medium or farneback."),
     backward: bool = typer.Option(
         False, "--backward", help="Also write the backward flow and the forward-backward occlusion masks."

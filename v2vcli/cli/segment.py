@@ -11,11 +11,13 @@ from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
 
 def segment(
     video: Path = typer.Argument(..., help="Input video."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output folder [default: VIDEO_STEM.segment]."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Output folder (default: VIDEO_STEM.segment next to VIDEO)."
+    ),
     backend: str = typer.Option("mediapipe", "--backend", "-b", help="mediapipe, segformer or detectron2."),
     model: str = typer.Option(
         None, "--model", "-m",
-        help="mediapipe: .tflite file [default: selfie_segmentation.tflite from the weights folders]; "
+        help="mediapipe: .tflite file (default: selfie_segmentation.tflite from the weights folders); "
              "segformer: model folder or hub id; detectron2: config .yaml.",
     ),
     weights: Path = typer.Option(None, "--weights", help="detectron2: weights file (else the config's)."),

@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from v2vcli.errors import BadInput
-from v2vcli.preprocess.labels import FlickerMeter, TemporalSmoother, color_table, colorize, overlay
+from v2vcli.preprocess.labels import (
+    FlickerMeter,
+    TemporalSmoother,
+    color_table,
+    colorize,
+    overlay,
+    still_pixels,
+)
 from v2vcli.preprocess.segment_backends import (
     Detectron2Backend,
     MediapipeBackend,
@@ -111,11 +118,12 @@ def segment_frames(
             previous_gray = gray
         if smooth > 0:
             labels = backend.labels(smoother(scores, flow))
-        if flow is not None:
+        if flow is not None and measuring:
+            still = still_pixels(flow)
             if flicker is not None:
-                flicker.add(previous_labels, labels, flow)
+                flicker.add(previous_labels, labels, still)
             if raw_flicker is not None:
-                raw_flicker.add(previous_raw, raw, flow)
+                raw_flicker.add(previous_raw, raw, still)
         previous_labels, previous_raw = labels, raw
         yield labels
 
