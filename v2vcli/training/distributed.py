@@ -75,18 +75,19 @@ def barrier(context: Context) -> None:
         dist.barrier()
 
 
-def wrap(module: torch.nn.Module, context: Context) -> torch.nn.Module:
+def wrap(module: torch.nn.Module, context: Context, find_unused: bool = True) -> torch.nn.Module:
     """DistributedDataParallel when there are several processes, else the module itself.
 
-    find_unused_parameters: a coarse-only stage leaves the finer scale unused, a short clip leaves the
-    longer temporal discriminators unused, and start frames skip the flow path.
+    find_unused: some steps leave parameters unused (a coarse-only stage leaves the finer scale idle,
+    a short clip the longer temporal discriminators, a chunk of start frames the flow path); DDP must
+    then look for them, an extra graph traversal it warns about when they never occur.
     """
     if not context.distributed:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=True)
+    return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=find_unused)
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:

@@ -90,7 +90,7 @@ class StepRunner:
         images, labels, flows = batch["images"], batch["labels"], batch["flows"]
         masks = batch.get("masks")
         length = images.shape[1]
-        span = max(temporal_span(model, scale) for scale in range(model.n_scales_temporal))
+        span = max((temporal_span(model, scale) for scale in range(model.n_scales_temporal)), default=1)
         previous_labels = previous_images = None
         generated: list[torch.Tensor] = []
         totals: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=self.device))

@@ -20,6 +20,7 @@ from v2vcli.config import DEFAULT_STEPS, Config
 from v2vcli.data import ClipDataset, choose_size, open_dataset
 from v2vcli.errors import BadInput, OutputExists
 from v2vcli.models import Discriminators, Generator, count_parameters
+from v2vcli.models.discriminators import temporal_span
 from v2vcli.models.losses import GAN_MODES, PerceptualLoss
 from v2vcli.training import checkpoint as checkpoints
 from v2vcli.training import distributed
@@ -144,8 +145,13 @@ class Trainer:
                 scale.compile()
             discriminators.compile()
         self.generator, self.discriminators = generator, discriminators
-        self.runner = StepRunner(config, distributed.wrap(generator, self.context),
-                                 distributed.wrap(discriminators, self.context),
+        model, chunk = config.model, config.train.frames_per_chunk
+        shortest = min(chunk, *(phase.n_frames for phase in self.phases))
+        generator_idle = model.n_scales_spatial > 1 or (model.use_flow and chunk <= model.n_previous)
+        discriminator_idle = model.n_scales_temporal > 0 and \
+            temporal_span(model, model.n_scales_temporal - 1) > shortest
+        self.runner = StepRunner(config, distributed.wrap(generator, self.context, generator_idle),
+                                 distributed.wrap(discriminators, self.context, discriminator_idle),
                                  self.optimizer_G, self.optimizer_D, perceptual, device)
         if self.resumed and self.runner.scaler is not None and self.resumed.state.get("scaler"):
             self.runner.scaler.load_state_dict(self.resumed.state["scaler"])
