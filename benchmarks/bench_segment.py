@@ -5,7 +5,8 @@
 Makes a clip (the astronaut photo panning and zooming) unless --video is given, decodes it once into
 memory for the bare loop (segment_for_video + copying out the confidence mask, nothing else), then
 runs the full command (decode, segmentation, label PNGs, colour preview encoding, atomic folder) on
-the file: as it is by default, with the flicker measure that --json adds, and with --smooth 0.5.
+the file: as it is by default, without the preview, with the flicker measure that --json adds, and
+with --smooth 0.5.
 Prints frames/s and ratios, the medians of --repeats alternating runs.
 """
 
@@ -49,7 +50,7 @@ def bare_loop(frames: list[np.ndarray], fps: float) -> float:
             segmenter.close()
 
 
-def command(video: Path, work: Path, smooth: float = 0.0, flicker: bool = False) -> float:
+def command(video: Path, work: Path, smooth: float = 0.0, flicker: bool = False, preview: bool = True) -> float:
     """Frames per second of the whole `v2v segment` command (library call, as the CLI makes it)."""
     from v2vcli.io.outputs import remove
     from v2vcli.preprocess.segment import SegmentConfig, export_segmentation
@@ -57,7 +58,7 @@ def command(video: Path, work: Path, smooth: float = 0.0, flicker: bool = False)
     output = work / "out"
     started = time.perf_counter()
     summary = export_segmentation(video, output, SegmentConfig(smooth=smooth), overwrite=True, quiet=True,
-                                  measure_flicker=flicker)
+                                  measure_flicker=flicker, preview=preview)
     seconds = time.perf_counter() - started
     remove(output)
     return summary["frames"] / seconds
@@ -83,7 +84,8 @@ def main() -> None:
         info = probe_video(video)
         frames = list(read_frames(video))
         print(f"{video.name}: {info.width}x{info.height}, {len(frames)} frames")
-        variants = {"v2v segment": {}, "--json (flicker)": {"flicker": True}, "--smooth 0.5": {"smooth": 0.5}}
+        variants = {"v2v segment": {}, "--no-preview": {"preview": False}, "--json (flicker)": {"flicker": True},
+                    "--smooth 0.5": {"smooth": 0.5}}
         rates: dict[str, list[float]] = {"bare mediapipe": [], **{name: [] for name in variants}}
         for _ in range(args.repeats):
             rates["bare mediapipe"].append(bare_loop(frames, float(info.fps)))

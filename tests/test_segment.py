@@ -112,6 +112,9 @@ def test_threshold_trades_person_pixels_and_overlay_shows_the_input(still_clip, 
     assert result.exit_code == 0, result.output
     preview = next(read_frames(tmp_path / "out" / "segment.mp4"))
     assert preview[20, 220].mean() > 60  # the grey wall shows through the background
+    result = runner.invoke(app, ["segment", str(still_clip), "-o", str(tmp_path / "lean"), "--no-preview", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in (tmp_path / "lean").iterdir()) == ["classes.json", "labels", "segment.json"]
 
 
 class NoisyBackend(SegmentBackend):

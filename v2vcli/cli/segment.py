@@ -27,6 +27,7 @@ def segment(
         0.0, "--smooth", help="Temporal smoothing strength along the optical flow, 0 (off) to <1; 0.5 is a "
                               "good start. Cuts flicker, adds the flicker rate to --json."),
     overlay: bool = typer.Option(False, "--overlay", help="Blend the preview on the input instead of black."),
+    preview: bool = typer.Option(True, "--preview/--no-preview", help="Write the OUT/segment.mp4 preview."),
     device: str = typer.Option("auto", "--device", help="segformer/detectron2: auto, cpu, cuda or cuda:N."),
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
@@ -41,7 +42,7 @@ def segment(
                            threshold=threshold, smooth=smooth, device=device)
     output = output or video.with_name(f"{video.stem}.segment")
     summary = export_segmentation(video, output, config, overlay_input=overlay, overwrite=overwrite, quiet=quiet,
-                                  measure_flicker=json_output)
+                                  measure_flicker=json_output, preview=preview)
     if json_output:
         print_json(summary)
     elif not quiet:

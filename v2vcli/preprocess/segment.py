@@ -2,7 +2,8 @@
 
     OUT/labels/000000.png   uint8 (H, W) class ids, one per input frame (255 = unlabeled)
     OUT/classes.json        {"backend": ..., "model": ..., "classes": [{"id", "name", "color": [r, g, b]}, ...]}
-    OUT/segment.mp4         colour preview (the input's size, fps and frame count), or blended on the input
+    OUT/segment.mp4         colour preview (the input's size, fps and frame count), or blended on the input;
+                            not with preview=False (--no-preview)
     OUT/segment.json        the run's summary (what --json prints)
 
 Backends (mediapipe is the offline default; the others are optional extras):
@@ -136,14 +137,18 @@ def export_segmentation(
     overwrite: bool = False,
     quiet: bool = False,
     measure_flicker: bool = False,
+    preview: bool = True,
 ) -> dict:
     """Segment every frame of `video` into the folder `output` (layout in the module docstring).
 
     Decoding (a reader thread), the model (this thread) and writing (a writer thread plus the encoder)
     overlap; memory stays flat. The folder appears only when complete. `measure_flicker` adds the
-    flicker rate to the summary (always measured when smoothing). Returns the summary, also written
-    to OUT/segment.json.
+    flicker rate to the summary (always measured when smoothing). `preview=False` skips segment.mp4,
+    whose H.264 encoding is most of the cost beyond the model itself. Returns the summary, also
+    written to OUT/segment.json.
     """
+    from contextlib import nullcontext
+
     from v2vcli.flow.background import BackgroundSink
     from v2vcli.io.frames import write_image
     from v2vcli.io.outputs import atomic_path, check_output
@@ -164,14 +169,15 @@ def export_segmentation(
     with make_backend(config) as backend, atomic_path(output) as folder:
         table = color_table(backend.classes)
         (folder / LABELS_DIR).mkdir(parents=True)
-        with VideoWriter(folder / PREVIEW_NAME, info.fps) as preview:
+        with VideoWriter(folder / PREVIEW_NAME, info.fps) if preview else nullcontext() as writer:
 
             def write(item: tuple[int, np.ndarray, np.ndarray]) -> None:
                 index, frame, labels = item
                 write_image(folder / LABELS_DIR / LABEL_NAME.format(index), labels)
                 class_pixels[:] += np.bincount(labels.ravel(), minlength=256)
-                colors = colorize(labels, table)
-                preview.write(overlay(frame, colors) if overlay_input else colors)
+                if writer is not None:
+                    colors = colorize(labels, table)
+                    writer.write(overlay(frame, colors) if overlay_input else colors)
 
             with BackgroundSink(write) as sink:
                 frames = VideoReader(video, info=info)
@@ -195,6 +201,7 @@ def export_segmentation(
             "output": str(output),
             **asdict(config),
             "overlay": overlay_input,
+            "preview": str(output / PREVIEW_NAME) if preview else None,
             "width": info.width,
             "height": info.height,
             "frames": count,
