@@ -80,6 +80,8 @@ def test_a_run_folder_holds_checkpoint_log_samples_and_rebuilds_alone(dataset, t
     generator, config = load_generator(run / "checkpoint-0000003" / "generator.safetensors")
     same, _ = load_generator(run)
     assert config.preset == "tiny" and config.data.size == [32, 32]
+    # what the model expects to be fed is in the file too
+    assert (config.data.condition, config.data.num_classes, config.data.fps) == ("segment", 3, 12.0)
     for (name, a), (_, b) in zip(generator.state_dict().items(), same.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
 

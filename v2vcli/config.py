@@ -63,12 +63,21 @@ class ModelConfig:
 class DataConfig:
     """What the model trains on. `size` is [W, H] at the finest scale; None picks it from the dataset
     (scaled to fit `max_side`, rounded down to the model's size multiple). `flip` None means "flip
-    segmentation datasets, not pose ones" (a mirrored pose rendering swaps its left/right colours)."""
+    segmentation datasets, not pose ones" (a mirrored pose rendering swaps its left/right colours).
+
+    condition, num_classes, instance_edges, fps and pose_stats are filled from the dataset when training
+    starts, so a model file alone says what it expects: "pose" (RGB rendering, 3 channels in [-1, 1]) or
+    "segment" (num_classes one-hot channels), plus one instance-edge channel when instance_edges.
+    """
 
     root: str = ""
     size: list[int] | None = None
     max_side: int = 256
     num_classes: int | None = None
+    condition: str | None = None
+    instance_edges: bool = False
+    fps: float | None = None
+    pose_stats: dict | None = None
     flip: bool | None = None
     scale_jitter: float = 0.1
     flow_method: str = "dis-medium"

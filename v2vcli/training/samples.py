@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from v2vcli.data.dataset import ClipDataset
+from v2vcli.errors import V2VError
 from v2vcli.training.schedule import Phase
 from v2vcli.training.step import resize_batch
 
@@ -63,11 +64,14 @@ def write_samples(folder: Path, step: int, generator, dataset: ClipDataset, phas
         write_image(temporary, np.concatenate(rows, axis=0))
     result: dict[str, float | str] = {"png": str(png), "l1": float((clip["fake"] - clip["real"]).abs().mean())}
     if video:
-        from v2vcli.io.video import VideoWriter
-
         path = folder / f"step-{step:07d}.mp4"
-        with VideoWriter(path, fps=fps) as writer:
-            for frames in zip(condition, fake, real, strict=True):
-                writer.write(np.concatenate(frames, axis=1))
-        result["mp4"] = str(path)
+        try:
+            from v2vcli.io.video import VideoWriter
+
+            with VideoWriter(path, fps=fps) as writer:
+                for frames in zip(condition, fake, real, strict=True):
+                    writer.write(np.concatenate(frames, axis=1))
+            result["mp4"] = str(path)
+        except (ImportError, V2VError) as error:  # a sample video is not worth stopping a training run for
+            result["mp4_error"] = str(error)
     return result

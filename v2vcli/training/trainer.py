@@ -82,6 +82,10 @@ class Trainer:
             config.train.steps = DEFAULT_STEPS
         self.info = open_dataset(config.data.root, config.data.num_classes)
         config.model.label_channels = self.info.label_channels
+        data = config.data
+        data.condition, data.num_classes, data.instance_edges = (
+            self.info.condition, self.info.num_classes, self.info.has_instances)
+        data.fps, data.pose_stats = self.info.fps, self.info.pose_stats
         if config.model.fg_separation and not self.info.has_masks:
             raise BadInput(f"{config.data.root}: foreground separation needs masks/ in every sequence")
         self.size = choose_size(self.info, config.data, config.model.size_multiple)
@@ -163,6 +167,11 @@ class Trainer:
             flat = checkpoints.optimizer_from_flat(f"optimizer.{name}", saved.training, saved.state["optimizers"][name])
             optimizer.load_state_dict(flat)
         torch.set_rng_state(saved.training["rng.torch"])
+        cuda_keys = sorted((key for key in saved.training if key.startswith("rng.cuda.")),
+                           key=lambda key: int(key.rsplit(".", 1)[1]))
+        cuda_states = [saved.training[key] for key in cuda_keys]
+        if torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
         self.start_step = saved.step
 
     def loader(self):
