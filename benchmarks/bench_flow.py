@@ -11,6 +11,7 @@ with and without the preview. Prints pairs/s and ratios per method, medians of -
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -18,6 +19,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) and of its finished children (the ffmpeg decoder/encoder)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measured(run, items: int) -> tuple[float, float]:
+    """(items per wall-clock second, CPU milliseconds per item) of `run()`."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    run()
+    return items / (time.perf_counter() - wall), (cpu_seconds() - cpu) * 1000 / items
 
 
 def make_clip(path: Path, width: int, height: int, frames: int) -> None:
@@ -36,36 +50,36 @@ def make_clip(path: Path, width: int, height: int, frames: int) -> None:
             writer.write(cv2.warpAffine(photo, matrix, (width, height), borderMode=cv2.BORDER_REFLECT))
 
 
-def bare_loop(frames: list[np.ndarray], method: str, backward: bool) -> float:
-    """Pairs per second of the estimator alone on decoded frames."""
+def bare_loop(frames: list[np.ndarray], method: str, backward: bool) -> tuple[float, float]:
+    """(pairs/s, CPU ms/pair) of the estimator alone on decoded frames."""
     import cv2
 
     from v2vcli.flow.compute import make_estimator
 
     estimator = make_estimator(method)
-    started = time.perf_counter()
-    previous = cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY)
-    for frame in frames[1:]:
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        estimator(previous, gray)
-        if backward:
-            estimator(gray, previous)
-        previous = gray
-    return (len(frames) - 1) / (time.perf_counter() - started)
+
+    def run() -> None:
+        previous = cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY)
+        for frame in frames[1:]:
+            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            estimator(previous, gray)
+            if backward:
+                estimator(gray, previous)
+            previous = gray
+
+    return measured(run, len(frames) - 1)
 
 
-def command(video: Path, work: Path, method: str, backward: bool, preview: bool = True) -> float:
-    """Pairs per second of the whole `v2v flow` command (library call, as the CLI makes it)."""
+def command(video: Path, work: Path, pairs: int, method: str, backward: bool, preview: bool = True):
+    """(pairs/s, CPU ms/pair) of the whole `v2v flow` command (library call, as the CLI makes it)."""
     from v2vcli.flow.export import export_flow
     from v2vcli.io.outputs import remove
 
     output = work / "out"
-    started = time.perf_counter()
-    summary = export_flow(video, output, method=method, backward=backward, overwrite=True, quiet=True,
-                          preview=preview)
-    seconds = time.perf_counter() - started
+    result = measured(lambda: export_flow(video, output, method=method, backward=backward, overwrite=True,
+                                          quiet=True, preview=preview), pairs)
     remove(output)
-    return summary["flow_fields"] / seconds
+    return result
 
 
 def main() -> None:
@@ -90,16 +104,19 @@ def main() -> None:
         info = probe_video(video)
         frames = list(read_frames(video))
         print(f"{video.name}: {info.width}x{info.height}, {len(frames)} frames, backward={args.backward}")
-        print(f"{'method':<12}{'bare pairs/s':>14}{'v2v flow':>10}{'ratio':>7}{'--no-preview':>14}{'ratio':>7}")
+        pairs = len(frames) - 1
+        print("pairs/s (ratio to bare) and CPU ms per pair, all threads and ffmpeg processes included")
+        print(f"{'method':<12}{'bare':>16}{'v2v flow':>24}{'v2v flow --no-preview':>28}")
         for method in args.methods.split(","):
-            bare, full, lean = [], [], []
+            runs: dict[str, list[tuple[float, float]]] = {"bare": [], "full": [], "lean": []}
             for _ in range(args.repeats):
-                bare.append(bare_loop(frames, method, args.backward))
-                full.append(command(video, work, method, args.backward))
-                lean.append(command(video, work, method, args.backward, preview=False))
-            bare_rate, full_rate, lean_rate = (statistics.median(rates) for rates in (bare, full, lean))
-            print(f"{method:<12}{bare_rate:>14.1f}{full_rate:>10.1f}{full_rate / bare_rate:>7.2f}"
-                  f"{lean_rate:>14.1f}{lean_rate / bare_rate:>7.2f}")
+                runs["bare"].append(bare_loop(frames, method, args.backward))
+                runs["full"].append(command(video, work, pairs, method, args.backward))
+                runs["lean"].append(command(video, work, pairs, method, args.backward, preview=False))
+            rate = {name: statistics.median(r for r, _ in values) for name, values in runs.items()}
+            cpu = {name: statistics.median(c for _, c in values) for name, values in runs.items()}
+            cells = [f"{rate[name]:.1f} ({rate[name] / rate['bare']:.2f}) {cpu[name]:.1f} ms" for name in runs]
+            print(f"{method:<12}{cells[0]:>16}{cells[1]:>24}{cells[2]:>28}")
             sys.stdout.flush()
 
 

@@ -16,17 +16,16 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_flow import make_clip  # noqa: E402
+from bench_flow import make_clip, measured  # noqa: E402
 
 
-def bare_loop(frames: list[np.ndarray], fps: float) -> float:
-    """Frames per second of the mediapipe segmenter alone on decoded frames."""
+def bare_loop(frames: list[np.ndarray], fps: float) -> tuple[float, float]:
+    """(frames/s, CPU ms/frame) of the mediapipe segmenter alone on decoded frames."""
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
@@ -38,30 +37,30 @@ def bare_loop(frames: list[np.ndarray], fps: float) -> float:
         running_mode=vision.RunningMode.VIDEO, output_confidence_masks=True, output_category_mask=False)
     with native_logs_silenced():
         segmenter = vision.ImageSegmenter.create_from_options(options)
-    try:
-        started = time.perf_counter()
+    def run() -> None:
         for index, frame in enumerate(frames):
             image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
             result = segmenter.segment_for_video(image, round(index * 1000 / fps))
             result.confidence_masks[0].numpy_view().copy()
-        return len(frames) / (time.perf_counter() - started)
+
+    try:
+        return measured(run, len(frames))
     finally:
         with native_logs_silenced():
             segmenter.close()
 
 
-def command(video: Path, work: Path, smooth: float = 0.0, flicker: bool = False, preview: bool = True) -> float:
-    """Frames per second of the whole `v2v segment` command (library call, as the CLI makes it)."""
+def command(video: Path, work: Path, frames: int, smooth: float = 0.0, flicker: bool = False,
+            preview: bool = True) -> tuple[float, float]:
+    """(frames/s, CPU ms/frame) of the whole `v2v segment` command (library call, as the CLI makes it)."""
     from v2vcli.io.outputs import remove
     from v2vcli.preprocess.segment import SegmentConfig, export_segmentation
 
     output = work / "out"
-    started = time.perf_counter()
-    summary = export_segmentation(video, output, SegmentConfig(smooth=smooth), overwrite=True, quiet=True,
-                                  measure_flicker=flicker, preview=preview)
-    seconds = time.perf_counter() - started
+    result = measured(lambda: export_segmentation(video, output, SegmentConfig(smooth=smooth), overwrite=True,
+                                                  quiet=True, measure_flicker=flicker, preview=preview), frames)
     remove(output)
-    return summary["frames"] / seconds
+    return result
 
 
 def main() -> None:
@@ -86,16 +85,16 @@ def main() -> None:
         print(f"{video.name}: {info.width}x{info.height}, {len(frames)} frames")
         variants = {"v2v segment": {}, "--no-preview": {"preview": False}, "--json (flicker)": {"flicker": True},
                     "--smooth 0.5": {"smooth": 0.5}}
-        rates: dict[str, list[float]] = {"bare mediapipe": [], **{name: [] for name in variants}}
+        runs: dict[str, list[tuple[float, float]]] = {"bare mediapipe": [], **{name: [] for name in variants}}
         for _ in range(args.repeats):
-            rates["bare mediapipe"].append(bare_loop(frames, float(info.fps)))
+            runs["bare mediapipe"].append(bare_loop(frames, float(info.fps)))
             for name, options in variants.items():
-                rates[name].append(command(video, work, **options))
-        bare = statistics.median(rates["bare mediapipe"])
-        print(f"{'':<18}{'frames/s':>10}{'ratio':>8}")
-        for name, values in rates.items():
-            rate = statistics.median(values)
-            print(f"{name:<18}{rate:>10.1f}{rate / bare:>8.2f}")
+                runs[name].append(command(video, work, len(frames), **options))
+        bare = statistics.median(rate for rate, _ in runs["bare mediapipe"])
+        print(f"{'':<18}{'frames/s':>10}{'ratio':>8}{'CPU ms/frame':>14}")
+        for name, values in runs.items():
+            rate, cpu = statistics.median(r for r, _ in values), statistics.median(c for _, c in values)
+            print(f"{name:<18}{rate:>10.1f}{rate / bare:>8.2f}{cpu:>14.1f}")
 
 
 if __name__ == "__main__":
