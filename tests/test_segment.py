@@ -237,6 +237,20 @@ def test_segformer_backend_loads_a_saved_model_and_matches_its_own_forward(tiny_
     assert (labels == logits[0].argmax(0).numpy()).mean() > 0.99
 
 
+@pytest.mark.gpu
+def test_segformer_on_cuda_matches_the_cpu(tiny_segformer):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    frame = astronaut()[::4, ::4]
+    scores = {}
+    for device in ("cpu", "cuda"):
+        with make_backend(SegmentConfig(backend="segformer", model=str(tiny_segformer), device=device)) as backend:
+            scores[device] = backend.scores(frame, 0)
+    np.testing.assert_allclose(scores["cuda"], scores["cpu"], atol=1e-3)
+
+
 def test_segformer_cli_writes_labels_and_classes(tiny_segformer, small_clip, tmp_path):
     output = tmp_path / "out"
     result = runner.invoke(app, ["segment", str(small_clip), "-o", str(output), "--backend", "segformer",

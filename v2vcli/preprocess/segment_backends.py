@@ -231,6 +231,8 @@ class TransformersBackend(SegmentBackend):
         input_height, input_width = self._input_size(height, width)
         resized = frame if (input_height, input_width) == (height, width) else cv2.resize(
             frame, (input_width, input_height), interpolation=cv2.INTER_LINEAR)
+        if not resized.flags.writeable:  # torch.from_numpy warns on read-only memory
+            resized = resized.copy()
         pixels = torch.from_numpy(np.ascontiguousarray(resized)).to(self.device).permute(2, 0, 1)[None].float()
         pixels = pixels * self._scale + self._shift
         with torch.inference_mode():
