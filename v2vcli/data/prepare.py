@@ -122,8 +122,8 @@ class SequenceWriter:
         self._contexts: list = []
 
     def __enter__(self) -> SequenceWriter:
-        from v2vcli.flow.background import BackgroundSink
         from v2vcli.flow.compute import make_estimator, to_gray
+        from v2vcli.io.background import BackgroundSink
         from v2vcli.preprocess.segment import SegmentConfig, make_backend
 
         for part in ("frames", "labels") + (("masks",) if self.config.masks else ()) + (

@@ -32,9 +32,9 @@ def export_flow(
     """
     from contextlib import nullcontext
 
-    from v2vcli.flow.background import BackgroundSink
+    from v2vcli.io.background import BackgroundSink
     from v2vcli.io.outputs import atomic_path, check_output
-    from v2vcli.io.video import VideoReader, VideoWriter, probe_video
+    from v2vcli.io.video import PREVIEW_PRESET, VideoReader, VideoWriter, probe_video
     from v2vcli.progress import track
 
     video, output = Path(video), Path(output)
@@ -50,7 +50,9 @@ def export_flow(
         for name in (storage.FORWARD_DIR, *((storage.BACKWARD_DIR, storage.OCCLUSION_DIR,
                                              storage.OCCLUSION_BACKWARD_DIR) if backward else ())):
             (folder / name).mkdir()
-        with VideoWriter(folder / storage.PREVIEW_NAME, info.fps) if preview else nullcontext() as writer:
+        preview_path = folder / storage.PREVIEW_NAME
+        preview_writer = VideoWriter(preview_path, info.fps, preset=PREVIEW_PRESET) if preview else None
+        with preview_writer or nullcontext() as writer:
 
             def write(pair: FlowPair) -> None:
                 _write_pair(folder, pair)

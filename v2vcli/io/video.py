@@ -21,6 +21,8 @@ from v2vcli.errors import BadInput, V2VError
 from v2vcli.io import ffmpeg
 from v2vcli.io.outputs import atomic_path, remove, temporary_sibling
 
+PREVIEW_PRESET = "veryfast"
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -159,8 +161,10 @@ class VideoWriter:
     inside a `with` block) nothing is left behind. Default: H.264 yuv420p at constant quality `crf`
     (0-51, lower is better; 18 is visually lossless for most footage). yuv420p needs even sizes, so an
     odd width or height is padded by one replicated column or row. `lossless=True` writes RGB H.264
-    at qp 0 (exact pixels, any size) for intermediates. `audio_from` names a file whose first audio
-    stream is put on the video (a file without audio leaves it silent).
+    at qp 0 (exact pixels, any size) for intermediates. `preset` is x264's speed/size trade-off
+    (PREVIEW_PRESET for previews: about 3x less CPU than "medium" at the same quality, larger files).
+    `audio_from` names a file whose first audio stream is put on the video (a file without audio
+    leaves it silent).
     """
 
     def __init__(
@@ -170,6 +174,7 @@ class VideoWriter:
         crf: int = 18,
         lossless: bool = False,
         audio_from: Path | str | None = None,
+        preset: str = "medium",
     ):
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
@@ -177,6 +182,7 @@ class VideoWriter:
             raise BadInput(f"quality (crf) must be between 0 and 51, not {crf}")
         self.crf = crf
         self.lossless = lossless
+        self.preset = preset
         self.audio_from = Path(audio_from) if audio_from else None
         self.frames_written = 0
         self.size: tuple[int, int] | None = None
@@ -196,9 +202,9 @@ class VideoWriter:
     def _start(self, width: int, height: int) -> None:
         self.size = (width, height)
         if self.lossless:
-            codec = ["-c:v", "libx264rgb", "-qp", "0", "-pix_fmt", "rgb24"]
+            codec = ["-c:v", "libx264rgb", "-qp", "0", "-pix_fmt", "rgb24", "-preset", self.preset]
         else:
-            codec = ["-c:v", "libx264", "-crf", str(self.crf), "-pix_fmt", "yuv420p", "-preset", "medium"]
+            codec = ["-c:v", "libx264", "-crf", str(self.crf), "-pix_fmt", "yuv420p", "-preset", self.preset]
         self._stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             [ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",

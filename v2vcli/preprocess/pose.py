@@ -10,11 +10,8 @@ visibility and presence in [0, 1].
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from v2vcli.errors import BadInput, MissingModel
+from v2vcli.preprocess.native_logs import native_logs_silenced
 from v2vcli.preprocess.render import CONNECTIONS, LANDMARK_NAMES, NUM_LANDMARKS, render_pose
 from v2vcli.preprocess.smoothing import OneEuroFilter, OneEuroSettings
 from v2vcli.weights import find_weight_file
@@ -74,29 +72,6 @@ class PoseFrame:
         return len(self.landmarks)
 
 
-@contextmanager
-def _native_logs_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null: mediapipe's C++ layers print dozens of INFO/WARNING lines when
-    a model loads, runs the first time and closes. V2V_DEBUG=1 keeps them."""
-    if os.environ.get("V2V_DEBUG") == "1":
-        yield
-        return
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all: nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _matched_tracks(centres: np.ndarray, previous: list[np.ndarray]) -> list[int | None]:
     """For each current person (centre (P, 2)), the index of the nearest unclaimed previous person, or None.
 
@@ -145,7 +120,7 @@ class PoseEstimator:
             min_pose_presence_confidence=config.min_presence_confidence,
             min_tracking_confidence=config.min_tracking_confidence,
         )
-        with _native_logs_silenced():
+        with native_logs_silenced():
             try:
                 self._landmarker = vision.PoseLandmarker.create_from_options(options)
             except (RuntimeError, ValueError) as error:
@@ -161,7 +136,7 @@ class PoseEstimator:
 
     def close(self) -> None:
         if self._landmarker is not None:
-            with _native_logs_silenced():
+            with native_logs_silenced():
                 self._landmarker.close()
             self._landmarker = None
 
@@ -181,7 +156,7 @@ class PoseEstimator:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
         if self._logs_pending:
             # The first frame with a person makes mediapipe log a warning of its own.
-            with _native_logs_silenced():
+            with native_logs_silenced():
                 result = self._landmarker.detect_for_video(image, timestamp)
             self._logs_pending = not result.pose_landmarks
         else:
@@ -330,7 +305,7 @@ def run_pose(
     Returns a summary: video, output, frames, frames_with_person, seconds, fps (frames processed a second).
     """
     from v2vcli.io.outputs import atomic_path, check_output
-    from v2vcli.io.video import VideoReader, VideoWriter, probe_video
+    from v2vcli.io.video import PREVIEW_PRESET, VideoReader, VideoWriter, probe_video
     from v2vcli.progress import track
 
     config = config or PoseConfig()
@@ -346,7 +321,7 @@ def run_pose(
         with (
             PoseJsonWriter(partial / "poses.json", info.width, info.height, info.fps, video=video.name,
                            config=config, model=estimator.model_path.name) as poses,
-            VideoWriter(partial / "pose.mp4", info.fps) as writer,
+            VideoWriter(partial / "pose.mp4", info.fps, preset=PREVIEW_PRESET) as writer,
         ):
             for frame in track(reader, len(reader), "pose", quiet):
                 pose = estimator(frame)

@@ -149,10 +149,10 @@ def export_segmentation(
     """
     from contextlib import nullcontext
 
-    from v2vcli.flow.background import BackgroundSink
+    from v2vcli.io.background import BackgroundSink
     from v2vcli.io.frames import write_image
     from v2vcli.io.outputs import atomic_path, check_output
-    from v2vcli.io.video import VideoReader, VideoWriter, probe_video
+    from v2vcli.io.video import PREVIEW_PRESET, VideoReader, VideoWriter, probe_video
     from v2vcli.progress import track
 
     config = config or SegmentConfig()
@@ -169,7 +169,8 @@ def export_segmentation(
     with make_backend(config) as backend, atomic_path(output) as folder:
         table = color_table(backend.classes)
         (folder / LABELS_DIR).mkdir(parents=True)
-        with VideoWriter(folder / PREVIEW_NAME, info.fps) if preview else nullcontext() as writer:
+        preview_writer = VideoWriter(folder / PREVIEW_NAME, info.fps, preset=PREVIEW_PRESET) if preview else None
+        with preview_writer or nullcontext() as writer:
 
             def write(item: tuple[int, np.ndarray, np.ndarray]) -> None:
                 index, frame, labels = item

@@ -6,16 +6,13 @@ missing optional library is one MissingBackend line naming how to install it.
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from v2vcli.errors import BadInput, MissingBackend, MissingModel
 from v2vcli.preprocess.labels import UNLABELED, SegmentClass, class_table
+from v2vcli.preprocess.native_logs import native_logs_silenced
 
 DETECTRON2_INSTALL = "pip install 'git+https://github.com/facebookresearch/detectron2.git'"
 
@@ -51,29 +48,6 @@ class SegmentBackend:
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-@contextmanager
-def native_logs_silenced() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null: mediapipe's C++ layers print INFO/WARNING lines when a model
-    loads, first runs and closes, which Python cannot catch. V2V_DEBUG=1 keeps them."""
-    if os.environ.get("V2V_DEBUG") == "1":
-        yield
-        return
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all: nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def torch_device(device: str):

@@ -1,7 +1,7 @@
 """A worker thread behind a bounded queue, so writing results overlaps with computing the next ones.
 
 cv2, numpy and pipe writes release the GIL, so a thread is enough; the bound keeps memory flat however
-long the video is. Shared by the flow and segmentation commands.
+long the video is. Shared by the commands that write many files per frame (flow, segment, prepare).
 """
 
 from __future__ import annotations
