@@ -1,0 +1,32 @@
+"""`v2v demo`: prepare, train and dance on the bundled example clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from v2vcli.cli.options import Json, Quiet, print_json
+
+
+def demo(
+    output: Path = typer.Option(Path("out/demo"), "--output", "-o", help="Folder for the dataset, model and video."),
+    steps: int = typer.Option(60, "--steps", help="Training steps (the tiny preset; about 1-2 s each on 2 CPU cores)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    quiet: bool = Quiet,
+    json_output: bool = Json,
+) -> None:
+    """Run the whole path on the example clips: prepare, train (tiny preset), dance. Replaces OUTPUT's contents."""
+    from v2vcli.demo import run_demo
+
+    summary = run_demo(output, steps=steps, device=device, quiet=quiet or json_output)
+    if json_output:
+        print_json(summary)
+    else:
+        typer.echo(f"dataset  {summary['dataset']['dataset']}\nmodel    {summary['model']}\n"
+                   f"video    {summary['dance']['output']}  ({summary['dance']['frames']} frames, source | pose | "
+                   "result, with the source's audio)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

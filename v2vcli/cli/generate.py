@@ -1,0 +1,87 @@
+"""`v2v generate`, `v2v dance`, `v2v models`: make videos with trained models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+
+Device = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (auto: CUDA when present).")
+Crf = typer.Option(18, "--crf", help="H.264 quality, 0-51 (lower is better).")
+PoseModel = typer.Option(None, "--pose-model", help="PoseLandmarker .task file [default: from weights/].")
+
+
+def generate(
+    condition: Path = typer.Argument(..., help="Condition video (e.g. pose.mp4), label PNG folder, or raw video "
+                                               "with --from."),
+    model: str = typer.Option(..., "--model", "-m", help="Model name (see `v2v models`) or path."),
+    output: Path = typer.Option(None, "--output", "-o", help="Output mp4 [default: CONDITION_generated.mp4]."),
+    source: str = typer.Option(None, "--from", help="Preprocess a raw video first: pose or segment."),
+    audio: Path = typer.Option(None, "--audio", "-a", help="File whose audio goes on the result "
+                                                           "[default: the condition video's own]."),
+    fps: float = typer.Option(24.0, "--fps", help="Frame rate for a label folder (videos keep theirs)."),
+    device: str = Device,
+    crf: int = Crf,
+    pose_model: Path = PoseModel,
+    overwrite: bool = Overwrite,
+    quiet: bool = Quiet,
+    json_output: bool = Json,
+) -> None:
+    """Turn condition maps (poses or segmentation labels) into a video with a trained model."""
+    from v2vcli.inference.generate import GenerateConfig, generate_video
+
+    output = output or condition.with_name(f"{condition.stem}_generated.mp4")
+    config = GenerateConfig(model=model, source=source, audio=str(audio) if audio else None, device=device, fps=fps,
+                            pose_model=str(pose_model) if pose_model else None, crf=crf, overwrite=overwrite,
+                            quiet=quiet)
+    summary = generate_video(condition, output, config)
+    print_json(summary) if json_output else typer.echo(summary["output"])
+
+
+def dance(
+    source: Path = typer.Option(..., "--source", "-s", help="Video of the moves to copy."),
+    target: str = typer.Option("demo", "--target", "-t", help="Model of the person who dances (name or path)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Output mp4 [default: SOURCE_TARGET.mp4]."),
+    side: bool = typer.Option(False, "--side-by-side", help="Write source | pose | result side by side."),
+    device: str = Device,
+    crf: int = Crf,
+    pose_model: Path = PoseModel,
+    overwrite: bool = Overwrite,
+    quiet: bool = Quiet,
+    json_output: bool = Json,
+) -> None:
+    """Motion transfer: the target model performs the source video's moves, with the source's audio."""
+    from v2vcli.inference.dance import DanceConfig
+    from v2vcli.inference.dance import dance as run_dance
+
+    output = output or source.with_name(f"{source.stem}_{Path(target).name}.mp4")
+    config = DanceConfig(target=target, device=device, side_by_side=side, crf=crf, overwrite=overwrite,
+                         pose_model=str(pose_model) if pose_model else None, quiet=quiet)
+    summary = run_dance(source, output, config)
+    print_json(summary) if json_output else typer.echo(summary["output"])
+
+
+def models(json_output: bool = Json) -> None:
+    """List the trained models found under the weights folders."""
+    from v2vcli.inference.models import list_models
+    from v2vcli.weights import weight_dirs
+
+    found = list_models()
+    if json_output:
+        print_json([entry.to_dict() for entry in found])
+        return
+    if not found:
+        typer.echo("no models found in: " + ", ".join(str(folder) for folder in weight_dirs()))
+        return
+    for entry in found:
+        size = "x".join(map(str, entry.size)) if entry.size else "?"
+        step = f", step {entry.step}" if entry.step is not None else ""
+        typer.echo(f"{entry.name:16} {entry.condition or '?':8} {size:>9}  preset {entry.preset}{step}  {entry.path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(generate)
+    app.command()(dance)
+    app.command()(models)
