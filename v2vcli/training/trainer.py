@@ -85,7 +85,7 @@ class Trainer:
         data = config.data
         data.condition, data.num_classes, data.instance_edges = (
             self.info.condition, self.info.num_classes, self.info.has_instances)
-        data.fps, data.pose_stats = self.info.fps, self.info.pose_stats
+        data.fps, data.pose_stats, data.dataset_size = self.info.fps, self.info.pose_stats, list(self.info.size)
         if config.model.fg_separation and not self.info.has_masks:
             raise BadInput(f"{config.data.root}: foreground separation needs masks/ in every sequence")
         self.size = choose_size(self.info, config.data, config.model.size_multiple)
@@ -197,6 +197,9 @@ class Trainer:
                       f"{self.info.root} ({len(self.info.sequences)} sequences, {self.info.frame_count} frames), "
                       f"G {g / 1e6:.2f}M / D {d / 1e6:.2f}M parameters, device {self.context.device}{world}, "
                       f"{config.train.steps} steps\n{describe(self.phases)}")
+        longest = max(len(sequence) for sequence in self.info.sequences)
+        if longest < max(phase.n_frames for phase in self.phases):
+            self.notes.append(f"the longest sequence has {longest} frames: clips are capped at {longest}")
         for note in self.notes:
             self.log.note(note)
         self.log.event("start", resumed_from=self.start_step if self.resumed else None,
