@@ -65,8 +65,9 @@ class DataConfig:
     (scaled to fit `max_side`, rounded down to the model's size multiple). `flip` None means "flip
     segmentation datasets, not pose ones" (a mirrored pose rendering swaps its left/right colours).
 
-    condition, num_classes, instance_edges, fps and pose_stats are filled from the dataset when training
-    starts, so a model file alone says what it expects: "pose" (RGB rendering, 3 channels in [-1, 1]) or
+    condition, num_classes, instance_edges, fps, pose_stats and dataset_size (the dataset's [W, H], the
+    size its condition maps were rendered at) are filled from the dataset when training starts, so a
+    model file alone says what it expects: "pose" (RGB rendering, 3 channels in [-1, 1]) or
     "segment" (num_classes one-hot channels), plus one instance-edge channel when instance_edges.
     """
 
@@ -78,6 +79,7 @@ class DataConfig:
     instance_edges: bool = False
     fps: float | None = None
     pose_stats: dict | None = None
+    dataset_size: list[int] | None = None
     flip: bool | None = None
     scale_jitter: float = 0.1
     flow_method: str = "dis-medium"

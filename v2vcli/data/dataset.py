@@ -37,33 +37,18 @@ import numpy as np
 import torch
 
 from v2vcli.config import DataConfig
+from v2vcli.data.conditions import encode_conditions
 from v2vcli.data.layout import DatasetInfo, SequenceFiles
 from v2vcli.errors import BadInput
+from v2vcli.flow.compute import make_estimator, to_gray
+from v2vcli.flow.storage import read_flow
 from v2vcli.io.frames import read_image
 
 
 def make_flow_estimator(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """(first, second) RGB uint8 -> float32 (H, W, 2) with first[p] ~ second[p + flow(p)]."""
-    try:
-        from v2vcli.flow import make_estimator
-        from v2vcli.flow.compute import to_gray
-    except ImportError:  # the flow package is optional for training: fall back to OpenCV's DIS directly
-        estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-
-        def gray(image):
-            return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-
-        return lambda first, second: estimator.calc(gray(first), gray(second), None)
     estimator = make_estimator(method)
     return lambda first, second: estimator(to_gray(first), to_gray(second))
-
-
-def read_flow_field(path) -> np.ndarray:
-    try:
-        flow = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise BadInput(f"{path}: not a readable flow field ({error})") from None
-    return flow.astype(np.float32)
 
 
 def choose_size(info: DatasetInfo, config: DataConfig, multiple: int) -> tuple[int, int]:
@@ -173,11 +158,10 @@ class ClipDataset(torch.utils.data.Dataset):
             if ids.max() >= self.info.num_classes:
                 raise BadInput(f"{sequence.labels[start]}..: class id {ids.max()} >= num_classes "
                                f"{self.info.num_classes}; pass --num-classes")
-            tensor = torch.nn.functional.one_hot(torch.from_numpy(ids).long(), self.info.num_classes)
-            tensor = tensor.permute(0, 3, 1, 2).float()
+            tensor = encode_conditions(ids, "segment", self.info.num_classes)
         else:
             rgb = np.stack([self.prepare(self.read(sequence.labels[i]), crop, flip, cv2.INTER_AREA) for i in indices])
-            tensor = torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1
+            tensor = encode_conditions(rgb, "pose", 3)
         if self.info.has_instances:
             edges = [instance_edges(self.prepare(self.read(sequence.instances[i], 1), crop, flip, cv2.INTER_NEAREST))
                      for i in indices]
@@ -191,7 +175,7 @@ class ClipDataset(torch.utils.data.Dataset):
         for offset in range(1, length):
             if sequence.flows:
                 # flow_backward[i] is frame i+1 -> frame i: what warps frame t-1 onto frame t = start + offset
-                field = read_flow_field(sequence.flows[start + offset - 1])
+                field = read_flow(sequence.flows[start + offset - 1])
                 width, height = crop[2:]
                 scale = np.float32([target_w / width, target_h / height])
                 flow = self.prepare(field, crop, False, cv2.INTER_LINEAR) * scale
