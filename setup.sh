@@ -31,7 +31,7 @@ fi
 "${pip[@]}" -e ".[test]"
 
 case "$job" in
-  demo) exec .venv/bin/python examples/demo.py ;;
+  demo) exec .venv/bin/v2v demo ;;
   test) exec .venv/bin/python -m pytest -q ;;
   install) echo "installed: .venv/bin/v2v" ;;
   *) echo "usage: bash setup.sh demo|test|install" >&2; exit 2 ;;

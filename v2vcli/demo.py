@@ -26,7 +26,7 @@ def examples_dir() -> Path:
     raise BadInput("the example clips are missing: run `python examples/make_examples.py` in a source checkout")
 
 
-def run_demo(output: Path, steps: int = 60, device: str = "auto", quiet: bool = False) -> dict:
+def run_demo(output: Path, steps: int = 300, device: str = "auto", quiet: bool = False) -> dict:
     """Prepare, train and dance on the example clips; returns the three steps' summaries."""
     from v2vcli.config import preset
     from v2vcli.data.prepare import PrepareConfig, prepare_dataset

@@ -13,7 +13,7 @@ from v2vcli import __version__
 from v2vcli.errors import V2VError
 
 # Each module defines `register(app)`; keep the order of `v2v --help`.
-COMMAND_MODULES = ("media", "pose", "segment", "flow", "prepare", "train", "evaluate")
+COMMAND_MODULES = ("media", "pose", "segment", "flow", "prepare", "train", "generate", "evaluate", "demo")
 
 _state = {"debug": os.environ.get("V2V_DEBUG") == "1"}
 
