@@ -71,3 +71,14 @@ def example_target() -> Path:
 @pytest.fixture(scope="session")
 def example_source() -> Path:
     return EXAMPLES / "source.mp4"
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy 2-core machine OpenMP spinning costs 4x."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

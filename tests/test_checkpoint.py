@@ -18,14 +18,7 @@ from v2vcli.errors import BadInput, MissingModel
 from v2vcli.training import latest_checkpoint, load_checkpoint, load_generator, train
 from v2vcli.training.logs import read_log
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy 2-core machine OpenMP spinning costs 4x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
