@@ -86,3 +86,24 @@ def test_unknown_model_and_mismatched_input(tmp_path, in_weights, example_source
     wrong_source = invoke("generate", example_source, "-m", "person", "--from", "segment", "-o", tmp_path / "z.mp4")
     assert wrong_source.exit_code == 1 and "takes pose maps" in wrong_source.stderr
     assert not any(path.suffix == ".mp4" for path in tmp_path.iterdir())
+
+
+def test_shipped_demo_model_dances_the_example(tmp_path, example_source, monkeypatch):
+    monkeypatch.delenv("V2V_WEIGHTS", raising=False)
+    monkeypatch.chdir(tmp_path)  # found through the source tree's weights/, not ./weights
+    output = tmp_path / "demo.mp4"
+    result = invoke("dance", "--source", example_source, "--target", "demo", "-o", output, "-q", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model"].endswith("weights/demo/generator.safetensors")
+    made = probe_video(output)
+    assert made.frame_count == 96 and made.has_audio
+
+
+def test_demo_command_runs_the_whole_path(tmp_path):
+    result = invoke("demo", "--output", tmp_path / "demo", "--steps", "2", "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    video = probe_video(summary["dance"]["output"])
+    assert video.frame_count == 96 and video.fps == 24 and video.has_audio
+    assert video.width == 3 * video.height  # source | pose | result
+    assert (tmp_path / "demo" / "weights" / "demo" / "checkpoint-0000002").is_dir()
