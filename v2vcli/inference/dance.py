@@ -65,7 +65,7 @@ def side_by_side(source: np.ndarray, rendering: np.ndarray, result: np.ndarray) 
 
 def dance(source: Path, output: Path, config: DanceConfig) -> dict:
     """Make `output`: the target model performing the source video's moves, with the source's audio."""
-    from v2vcli.inference.generate import LoadedModel
+    from v2vcli.inference.generate import LoadedModel, frame_writer
     from v2vcli.io.video import VideoReader, VideoWriter, probe_video
     from v2vcli.preprocess.normalize import PoseNormalizer, pose_statistics
     from v2vcli.preprocess.render import render_pose
@@ -89,12 +89,16 @@ def dance(source: Path, output: Path, config: DanceConfig) -> dict:
         raise BadInput(f"{source}: {error}") from None
     render_size = tuple(model.config.data.dataset_size or model.size)
     with VideoWriter(output, info.fps, crf=config.crf, audio_from=source) as writer:
-        frames = VideoReader(source, info=info)
-        for frame, pose in track(zip(frames, held_poses(poses), strict=True), info.frame_count, "dance",
-                                 config.quiet):
-            rendering = model.fit(render_pose(normalize(pose) if pose is not None else None, render_size))
-            result = model.generate(rendering)
+
+        def write(frame: np.ndarray, rendering: np.ndarray, result: np.ndarray) -> None:
             writer.write(side_by_side(frame, rendering, result) if config.side_by_side else result)
+
+        frames = VideoReader(source, info=info)
+        with frame_writer(write) as sink:
+            for frame, pose in track(zip(frames, held_poses(poses), strict=True), info.frame_count, "dance",
+                                     config.quiet):
+                rendering = model.fit(render_pose(normalize(pose) if pose is not None else None, render_size))
+                sink.put((frame, rendering, model.generate(rendering)))
     seconds = time.perf_counter() - started
     return {"output": str(output), "model": str(model.path), "frames": writer.frames_written,
             "frames_with_person": found, "fps": float(info.fps), "has_audio": info.has_audio,

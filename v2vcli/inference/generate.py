@@ -11,7 +11,7 @@ condition video's own, if any).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -62,11 +62,15 @@ class LoadedModel:
         self.channels = self.config.model.label_channels
         self.sequential = SequentialGenerator(generator, self.config, self.device)
 
-    def generate(self, condition_map: np.ndarray) -> np.ndarray:
-        """One condition map at the model's size -> one RGB uint8 frame."""
+    def generate(self, condition_map: np.ndarray):
+        """One condition map at the model's size -> the frame, (3, H, W) in [-1, 1] on the model's device.
+
+        Leaves the copy to the host to the caller (see `frame_writer`), so on a GPU the next frame's
+        kernels are queued while this one is copied and encoded."""
         from v2vcli.data.conditions import encode_conditions
 
-        return self.sequential(encode_conditions(condition_map[None], self.condition, self.channels)[0])
+        return self.sequential.tensor(encode_conditions(condition_map[None], self.condition, self.channels)[0])
+
 
     def fit(self, condition_map: np.ndarray) -> np.ndarray:
         """Resize a condition map to the model's size (nearest for class ids, area for renderings)."""
@@ -76,6 +80,20 @@ class LoadedModel:
             return condition_map
         interpolation = cv2.INTER_NEAREST if self.condition == "segment" else cv2.INTER_AREA
         return cv2.resize(condition_map, self.size, interpolation=interpolation)
+
+
+def frame_writer(write: Callable[..., None]):
+    """A BackgroundSink that turns generated frames into uint8 and hands them to `write` on a worker
+    thread: the host copy and the H.264 encoding overlap the generation of the next frames. Items are
+    a frame tensor, or a tuple whose last element is the frame tensor (the rest passed through)."""
+    from v2vcli.inference.sequential import to_uint8
+    from v2vcli.io.background import BackgroundSink
+
+    def handle(item) -> None:
+        *context, image = item if isinstance(item, tuple) else (item,)
+        write(*context, to_uint8(image))
+
+    return BackgroundSink(handle)
 
 
 def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig
@@ -143,9 +161,10 @@ def generate_video(condition: Path, output: Path, config: GenerateConfig) -> dic
     model = LoadedModel(config.model, config.device)
     maps, count, fps, video = condition_maps(condition, model, config)
     started = time.perf_counter()
-    with VideoWriter(output, fps, crf=config.crf, audio_from=audio or video) as writer:
+    with VideoWriter(output, fps, crf=config.crf, audio_from=audio or video) as writer, \
+            frame_writer(writer.write) as sink:
         for condition_map in track(maps, count, f"generate {output.name}", config.quiet):
-            writer.write(model.generate(condition_map))
+            sink.put(model.generate(condition_map))
     seconds = time.perf_counter() - started
     return {"output": str(output), "model": str(model.path), "frames": writer.frames_written,
             "size": list(model.size), "fps": float(fps), "seconds": round(seconds, 2),

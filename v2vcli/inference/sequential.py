@@ -18,7 +18,7 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 class SequentialGenerator:
-    """Call with one condition map (C, H, W) at a time; returns the generated frame (H, W, 3) uint8.
+    """`tensor(labels)` with one condition map (C, H, W) at a time returns the generated frame.
 
     On CUDA it runs under autocast (bfloat16 where the GPU supports it, else float16) in channels_last.
     """
@@ -50,6 +50,3 @@ class SequentialGenerator:
             self.labels.append(current)
             self.images.append(image)
         return image[0]
-
-    def __call__(self, labels: torch.Tensor) -> np.ndarray:
-        return to_uint8(self.tensor(labels))
