@@ -11,27 +11,15 @@ with and without the preview. Prints pairs/s and ratios per method, medians of -
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-
-def cpu_seconds() -> float:
-    """CPU time of this process (all threads) and of its finished children (the ffmpeg decoder/encoder)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def measured(run, items: int) -> tuple[float, float]:
-    """(items per wall-clock second, CPU milliseconds per item) of `run()`."""
-    wall, cpu = time.perf_counter(), cpu_seconds()
-    run()
-    return items / (time.perf_counter() - wall), (cpu_seconds() - cpu) * 1000 / items
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import measured  # noqa: E402
 
 
 def make_clip(path: Path, width: int, height: int, frames: int) -> None:

@@ -1,22 +1,31 @@
 """Decode + encode through v2vcli.io against the bundled ffmpeg doing the same transcode alone.
 
     python benchmarks/bench_io.py [--frames 600] [--size 640x360] [--repeats 3]
+    python benchmarks/bench_io.py --memory [--frames 600] [--size 640x360]
 
 Both sides decode the same H.264 file and encode H.264 yuv420p at crf 18, preset medium. The ratio is
 ffmpeg-alone time over v2v time (1.0 = no overhead; higher is better). Runs alternate, best of N.
+`--memory` instead compares the peak resident memory of a read+write pass over a clip of --frames
+frames and one 10 times longer, each in a fresh process (Python and the largest ffmpeg process).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ChildPeak, peak_rss_mib  # noqa: E402
+
 from v2vcli.io.ffmpeg import run_ffmpeg
-from v2vcli.io.video import VideoWriter, probe_video, read_frames
+from v2vcli.io.video import VideoReader, VideoWriter
 
 
 def make_source(path: Path, frames: int, width: int, height: int) -> None:
@@ -25,17 +34,46 @@ def make_source(path: Path, frames: int, width: int, height: int) -> None:
 
 
 def through_v2v(source: Path, output: Path) -> float:
+    """Seconds to transcode as a v2v command does: one probe, the streaming reader, the writer."""
     start = time.perf_counter()
-    with VideoWriter(output, probe_video(source).fps, crf=18) as writer:
-        writer.write_all(read_frames(source))
+    reader = VideoReader(source)
+    with VideoWriter(output, reader.info.fps, crf=18) as writer:
+        writer.write_all(reader)
     return time.perf_counter() - start
 
 
 def ffmpeg_alone(source: Path, output: Path) -> float:
+    """Seconds for the bundled ffmpeg to do the same transcode by itself (no pixel-format round trip)."""
     start = time.perf_counter()
     run_ffmpeg(["-i", str(source), "-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p",
                 "-an", "-y", str(output)])
     return time.perf_counter() - start
+
+
+def pass_memory(frames: int, width: int, height: int) -> dict:
+    """Peak memory (MiB) of one read+write pass, this process and its largest ffmpeg; run it in a fresh process."""
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "source.mp4"
+        make_source(source, frames, width, height)
+        before = peak_rss_mib()
+        with ChildPeak() as children:
+            through_v2v(source, Path(folder) / "out.mp4")
+        return {"frames": frames, "python_before": before, "python": peak_rss_mib(), "ffmpeg": children.peak_mib}
+
+
+def memory_report(frames: int, size: str) -> None:
+    results = []
+    for count in (frames, frames * 10):
+        done = subprocess.run([sys.executable, __file__, "--child-memory", str(count), "--size", size],
+                              capture_output=True, text=True, check=True)
+        results.append(json.loads(done.stdout.splitlines()[-1]))
+    print(f"peak resident memory of a read+write pass, {size} (MiB)")
+    for result in results:
+        print(f"  {result['frames']:>6} frames: python {result['python']:6.1f} "
+              f"(after imports {result['python_before']:.1f}), largest ffmpeg {result['ffmpeg']:6.1f}")
+    short, long = results
+    print(f"  ratio 10x longer / short: python {long['python'] / short['python']:.2f}, "
+          f"ffmpeg {long['ffmpeg'] / short['ffmpeg']:.2f}")
 
 
 def main() -> None:
@@ -43,8 +81,16 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory", action="store_true", help="peak memory of a pass, short clip vs 10x longer")
+    parser.add_argument("--child-memory", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
+    if args.child_memory:
+        print(json.dumps(pass_memory(args.child_memory, width, height)))
+        return
+    if args.memory:
+        memory_report(args.frames, args.size)
+        return
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "source.mp4"
         make_source(source, args.frames, width, height)

@@ -26,12 +26,12 @@ def bare_loop(frames: list[np.ndarray], fps: float, model: Path) -> float:
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    from v2vcli.preprocess.pose import _native_logs_silenced
+    from v2vcli.preprocess.native_logs import native_logs_silenced
 
     started = time.perf_counter()
     options = vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(model)),
                                            running_mode=vision.RunningMode.VIDEO)
-    with _native_logs_silenced(), vision.PoseLandmarker.create_from_options(options) as landmarker:
+    with native_logs_silenced(), vision.PoseLandmarker.create_from_options(options) as landmarker:
         for index, frame in enumerate(frames):
             image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
             landmarker.detect_for_video(image, round(index * 1000 / fps))

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_flow import make_clip, measured  # noqa: E402
+from bench_flow import make_clip  # noqa: E402
+from common import measured  # noqa: E402
 
 
 def bare_loop(frames: list[np.ndarray], fps: float) -> tuple[float, float]:
