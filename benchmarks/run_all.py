@@ -71,7 +71,7 @@ STAGES = {
     "flow": ("export_flow (dis-medium): decode, DIS, float16 fields, preview", "bare cv2 DIS loop", 0.85),
     "train tiny": ("train(): data loading + step (tiny preset)", "bare StepRunner, synthetic batch", None),
     "train small": ("train(): data loading + step (small preset)", "bare StepRunner, synthetic batch", None),
-    "generate": ("generate_video: decode, generate (tiny), encode, mux", "bare generator loop", 0.85),
+    "generate": ("generate_video: decode, generate (tiny), encode", "bare generator loop", 0.85),
     "dance": ("dance(): 2 decodes, pose, normalize, render, generate (tiny), encode, mux",
               "bare mediapipe + bare generator", None),
     "generate cuda": ("generate_video, base preset, autocast", "bare generator loop (CUDA)", 0.85),
