@@ -142,8 +142,8 @@ def pipeline(model: Path, condition: Path, output: Path, device: str) -> float:
 
 def measure(model: Path, condition: Path, work: Path, device: str = "auto", rounds: int = 3) -> dict:
     """Alternate the pipeline and the bare loop `rounds` times after a warm-up of each; medians."""
+    from v2vcli.devices import resolve_device
     from v2vcli.io.video import probe_video
-    from v2vcli.training.distributed import resolve_device
 
     resolved = resolve_device(device)
     frames = probe_video(condition).frame_count

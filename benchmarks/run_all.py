@@ -231,7 +231,7 @@ class TrainStep(Stage):
     items = 1
 
     def __init__(self, folder: Path, plan: Plan, device: str, preset_name: str):
-        from v2vcli.training.distributed import resolve_device
+        from v2vcli.devices import resolve_device
 
         self.folder, self.preset, self.device = folder, preset_name, resolve_device(device)
         self.size = parse_size(folder.name)
@@ -284,7 +284,7 @@ class Generate(Stage):
         self.items = plan.model_frames
 
     def prepare(self) -> None:
-        from v2vcli.training.distributed import resolve_device
+        from v2vcli.devices import resolve_device
 
         self.loop = self.bench.BareLoop(self.model, self.condition, resolve_device(self.device))
 
@@ -307,9 +307,9 @@ class Dance(Stage):
         import bench_generate
         import bench_pose
 
+        from v2vcli.devices import resolve_device
         from v2vcli.io.video import probe_video
         from v2vcli.preprocess.pose import POSE_MODEL_FILE
-        from v2vcli.training.distributed import resolve_device
         from v2vcli.weights import find_weight_file
 
         self.bench_pose = bench_pose

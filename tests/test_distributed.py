@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from v2vcli.data.synthetic import write_shapes_dataset
-from v2vcli.training.distributed import Context, resolve_device
+from v2vcli.devices import resolve_device
+from v2vcli.training.distributed import Context
 from v2vcli.training.logs import read_log
 from v2vcli.training.trainer import SampleNumbers
 

@@ -46,10 +46,10 @@ class LoadedModel:
     """A generator with what it needs to know of its inputs: condition type, label channels, size."""
 
     def __init__(self, name_or_path: str, device_request: str = "auto"):
+        from v2vcli.devices import resolve_device
         from v2vcli.inference.models import find_model
         from v2vcli.inference.sequential import SequentialGenerator
         from v2vcli.training.checkpoint import load_generator
-        from v2vcli.training.distributed import resolve_device
 
         self.device = resolve_device(device_request)
         self.path = find_model(name_or_path)

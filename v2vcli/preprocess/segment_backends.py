@@ -50,21 +50,6 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def torch_device(device: str):
-    """'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N' -> torch.device."""
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise BadInput(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"device {device!r} asked for, but this torch build sees no CUDA device")
-    return resolved
-
-
 class MediapipeBackend(SegmentBackend):
     """mediapipe Tasks ImageSegmenter in VIDEO mode. With the selfie model (one output): person vs
     background, person where its probability exceeds `threshold`; a multi-class model (several
@@ -142,7 +127,9 @@ class TransformersBackend(SegmentBackend):
         except ImportError:
             raise MissingBackend("the segformer backend needs transformers: pip install 'v2v[segformer]'") from None
         self._torch = torch
-        self.device = torch_device(device)
+        from v2vcli.devices import resolve_device  # imports torch: only the backends that need it
+
+        self.device = resolve_device(device)
         local = Path(model).expanduser()
         if local.exists():
             source, local_only = str(local), True
@@ -249,7 +236,9 @@ class Detectron2Backend(SegmentBackend):
             if not Path(weights).is_file():
                 raise MissingModel(f"{weights}: detectron2 weights file not found")
             config.MODEL.WEIGHTS = str(weights)
-        config.MODEL.DEVICE = str(torch_device(device))
+        from v2vcli.devices import resolve_device
+
+        config.MODEL.DEVICE = str(resolve_device(device))
         self._bgr_input = config.INPUT.FORMAT == "BGR"
         self._predictor = DefaultPredictor(config)
         metadata = MetadataCatalog.get(config.DATASETS.TEST[0]) if config.DATASETS.TEST else None

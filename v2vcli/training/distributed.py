@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from v2vcli.errors import BadInput
+from v2vcli.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -30,23 +30,6 @@ class Context:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(request: str, local_rank: int = 0) -> torch.device:
-    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> a device that exists; BadInput otherwise."""
-    request = (request or "auto").lower()
-    if request == "auto":
-        request = "cuda" if torch.cuda.is_available() else "cpu"
-    if request == "cpu":
-        return torch.device("cpu")
-    if request == "cuda" or request.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise BadInput(f"--device {request}: CUDA is not available (torch {torch.__version__}); use --device cpu")
-        index = local_rank if request == "cuda" else request.split(":", 1)[1]
-        if not str(index).isdigit() or int(index) >= torch.cuda.device_count():
-            raise BadInput(f"--device {request}: there are {torch.cuda.device_count()} CUDA devices")
-        return torch.device("cuda", int(index))
-    raise BadInput(f"--device {request!r}: expected auto, cpu, cuda or cuda:N")
 
 
 def setup(device_request: str) -> Context:
