@@ -70,27 +70,36 @@ def command(video: Path, work: Path, pairs: int, method: str, backward: bool, pr
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_clip_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every per-command benchmark takes: a video, or the size and length of a made clip."""
     parser.add_argument("--video", type=Path)
     parser.add_argument("--size", default="512x256")
     parser.add_argument("--frames", type=int, default=240)
     parser.add_argument("--repeats", type=int, default=3)
+
+
+def load_clip(args: argparse.Namespace, work: Path):
+    """(video path, VideoInfo, decoded frames): args.video, or a clip made in `work` at args.size."""
+    from v2vcli.io.video import probe_video, read_frames
+
+    video = args.video
+    if video is None:
+        width, height = (int(side) for side in args.size.split("x"))
+        video = work / "clip.mp4"
+        make_clip(video, width, height, args.frames)
+    return video, probe_video(video), list(read_frames(video))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_clip_arguments(parser)
     parser.add_argument("--methods", default="dis-fast,dis-medium,farneback")
     parser.add_argument("--backward", action="store_true", help="Also compute backward flow and occlusion.")
     args = parser.parse_args()
 
-    from v2vcli.io.video import probe_video, read_frames
-
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        video = args.video
-        if video is None:
-            width, height = (int(side) for side in args.size.split("x"))
-            video = work / "clip.mp4"
-            make_clip(video, width, height, args.frames)
-        info = probe_video(video)
-        frames = list(read_frames(video))
+        video, info, frames = load_clip(args, work)
         print(f"{video.name}: {info.width}x{info.height}, {len(frames)} frames, backward={args.backward}")
         pairs = len(frames) - 1
         print("pairs/s (ratio to bare) and CPU ms per pair, all threads and ffmpeg processes included")

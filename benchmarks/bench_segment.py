@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_flow import make_clip  # noqa: E402
+from bench_flow import add_clip_arguments, load_clip  # noqa: E402
 from common import measured  # noqa: E402
 
 
@@ -66,23 +66,12 @@ def command(video: Path, work: Path, frames: int, smooth: float = 0.0, flicker: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", type=Path)
-    parser.add_argument("--size", default="512x256")
-    parser.add_argument("--frames", type=int, default=240)
-    parser.add_argument("--repeats", type=int, default=3)
+    add_clip_arguments(parser)
     args = parser.parse_args()
-
-    from v2vcli.io.video import probe_video, read_frames
 
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        video = args.video
-        if video is None:
-            width, height = (int(side) for side in args.size.split("x"))
-            video = work / "clip.mp4"
-            make_clip(video, width, height, args.frames)
-        info = probe_video(video)
-        frames = list(read_frames(video))
+        video, info, frames = load_clip(args, work)
         print(f"{video.name}: {info.width}x{info.height}, {len(frames)} frames")
         variants = {"v2v segment": {}, "--no-preview": {"preview": False}, "--json (flicker)": {"flicker": True},
                     "--smooth 0.5": {"smooth": 0.5}}
