@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from v2vcli.data.synthetic import write_shapes_dataset
-from v2vcli.devices import resolve_device
-from v2vcli.training.distributed import Context
+from v2vcli.devices import autocast_dtype, resolve_device
+from v2vcli.training.distributed import Context, unwrap
 from v2vcli.training.logs import read_log
 from v2vcli.training.trainer import SampleNumbers
 
@@ -28,6 +28,24 @@ def test_each_process_draws_its_own_samples():
 def test_device_names():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_mixed_precision_only_on_cuda_and_only_when_asked():
+    import torch
+
+    assert autocast_dtype(torch.device("cpu")) is None
+    assert autocast_dtype(torch.device("cuda"), enabled=False) is None
+    if torch.cuda.is_available():
+        assert autocast_dtype(torch.device("cuda")) in (torch.bfloat16, torch.float16)
+
+
+def test_unwrap_finds_the_network_inside_its_wrappers():
+    import torch
+
+    network = torch.nn.Linear(2, 2)
+    wrapped = torch.nn.Module()
+    wrapped.module = network  # how DistributedDataParallel holds it
+    assert unwrap(network) is network and unwrap(wrapped) is network
 
 
 def test_torchrun_with_two_cpu_processes_trains_and_writes_one_checkpoint(tmp_path):
@@ -54,13 +72,12 @@ def test_cuda_training_step_runs_with_autocast(tmp_path):
 
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
-    from v2vcli.config import preset
-    from v2vcli.training import load_checkpoint, train
+    from v2vcli.config import RunSettings, preset
+    from v2vcli.training import train
 
     config = preset("tiny")
-    config.data.root = str(write_shapes_dataset(tmp_path / "data", frames=6, size=(64, 64)))
-    config.train.output_dir, config.train.name, config.train.steps = str(tmp_path), "gpu", 3
-    config.train.device, config.train.quiet = "cuda", True
-    run = train(config)
-    state = load_checkpoint(next(run.glob("checkpoint-*"))).state
-    assert all(value == value for value in state["losses"].values())  # no NaN
+    config.train.steps = 3
+    dataset = write_shapes_dataset(tmp_path / "data", frames=6, size=(64, 64))
+    result = train(config, RunSettings(name="gpu", output_dir=str(tmp_path), dataset=str(dataset), device="cuda",
+                                       quiet=True))
+    assert result.step == 3 and all(value == value for value in result.losses.values())  # no NaN

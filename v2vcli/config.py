@@ -1,9 +1,16 @@
 """Typed configs that flow one way: CLI -> Config -> trainer -> model; saved as JSON in every checkpoint.
 
 A `Config` holds a `ModelConfig` (what the networks are), a `DataConfig` (what they are trained on)
-and a `TrainConfig` (how). `preset(name)` gives the starting points of `v2v train --preset`; the table
-in docs/training.md lists them. `Config.to_json`/`Config.from_json` round-trip exactly, and unknown keys
-are refused so a typo in a hand-edited file does not pass silently.
+and a `TrainConfig` (the hyperparameters: how they are trained). It is what a model file carries, so
+it holds nothing about one invocation: where the run lives, which device and files it uses and how
+often it checkpoints are `RunSettings`, given anew by every command line and never saved with the
+model. A resumed run therefore takes its hyperparameters from the checkpoint and its run settings from
+the command that resumes it, with no list of exceptions to maintain.
+
+`preset(name)` gives the starting points of `v2v train --preset`; the table in docs/training.md lists
+them. `Config.to_json`/`Config.from_json` round-trip exactly, and unknown keys are refused so a typo in
+a hand-edited file does not pass silently; files of config version 1 (which also held the run
+settings) are read by dropping those settings.
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ from pathlib import Path
 
 from v2vcli.errors import BadInput
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
 DEFAULT_STEPS = 1000
+# Checkpoint and sample cadence when neither the command line nor the preset gives one.
+DEFAULT_SAVE_EVERY = 1000
+DEFAULT_SAMPLE_EVERY = 500
 
 
 @dataclass
@@ -65,10 +75,11 @@ class DataConfig:
     (scaled to fit `max_side`, rounded down to the model's size multiple). `flip` None means "flip
     segmentation datasets, not pose ones" (a mirrored pose rendering swaps its left/right colours).
 
-    condition, num_classes, instance_edges, fps, pose_stats and dataset_size (the dataset's [W, H], the
-    size its condition maps were rendered at) are filled from the dataset when training starts, so a
-    model file alone says what it expects: "pose" (RGB rendering, 3 channels in [-1, 1]) or
-    "segment" (num_classes one-hot channels), plus one instance-edge channel when instance_edges.
+    root (the dataset folder, as `RunSettings.dataset` named it), condition, num_classes,
+    instance_edges, fps, pose_stats and dataset_size (the dataset's [W, H], the size its condition maps
+    were rendered at) are filled from the dataset when training starts, so a model file alone says what
+    it was trained on and what it expects: "pose" (RGB rendering, 3 channels in [-1, 1]) or "segment"
+    (num_classes one-hot channels), plus one instance-edge channel when instance_edges.
     """
 
     root: str = ""
@@ -83,21 +94,22 @@ class DataConfig:
     flip: bool | None = None
     scale_jitter: float = 0.1
     flow_method: str = "dis-medium"
-    num_workers: int = 0
 
 
 @dataclass
 class TrainConfig:
-    """How to train. Steps count training sequences (each batch of clips, processed chunk by chunk).
+    """The training hyperparameters, saved with the model: what a resumed run keeps.
 
-    `steps` None means DEFAULT_STEPS for a new run and the saved count when resuming. The steps are
-    split evenly over the spatial stages (one per generator scale, coarse first); in
-    each stage the sequence length doubles from `n_frames_start` up to `n_frames_max` in equal parts.
-    `frames_per_chunk` frames are generated, judged and back-propagated at a time (truncated BPTT).
+    Steps count training sequences (each batch of clips, processed chunk by chunk). `steps` None means
+    DEFAULT_STEPS for a new run and the saved count when resuming (the one hyperparameter a resuming
+    command line may change: it extends or shortens the run). The steps are split evenly over the
+    spatial stages (one per generator scale, coarse first); in each stage the sequence length doubles
+    from `n_frames_start` up to `n_frames_max` in equal parts. `frames_per_chunk` frames are
+    generated, judged and back-propagated at a time (truncated BPTT). The `lambda_*` fields weigh the
+    loss terms (v2vcli/training/terms.py). `amp` (autocast on CUDA) stays with the run because the
+    precision changes the numbers, and an exact resume needs the same ones.
     """
 
-    name: str = "model"
-    output_dir: str = "weights"
     steps: int | None = None
     batch_size: int = 1
     lr_G: float = 2e-4
@@ -116,19 +128,45 @@ class TrainConfig:
     n_frames_start: int | None = None
     n_frames_max: int = 8
     frames_per_chunk: int = 4
-    save_every: int = 1000
-    sample_every: int = 500
-    log_every: int = 1
-    keep_last: int = 3
     seed: int = 0
+    amp: bool = True
+
+
+@dataclass
+class RunSettings:
+    """How one invocation of training runs; not saved with the model: each command line gives them.
+
+    They belong to this machine and this invocation rather than to the model: where the run folder is
+    (`output_dir`/`name`); the files read (`dataset`, recorded in DataConfig.root once read, and the
+    VGG19 weights at `vgg_path`), which are named again when resuming, perhaps at another path
+    (without `vgg_path` the perceptual term is off, and the run says so); where and how it computes
+    (`device`, `compile`, `num_workers`); what it writes and how often (`save_every`, `sample_every`
+    (0: only at the end), `log_every`, `keep_last` checkpoints), none of which changes the weights;
+    what to do with an existing run (`resume`, `overwrite`); and an early stop (`stop_after`: the
+    schedule still spans all `steps`). `save_every`/`sample_every` None take the preset's cadence.
+    """
+
+    name: str = "model"
+    output_dir: str = "weights"
+    dataset: str = ""
     device: str = "auto"
     compile: bool = False
-    amp: bool = True
+    num_workers: int = 0
     vgg_path: str | None = None
+    save_every: int | None = None
+    sample_every: int | None = None
+    log_every: int = 1
+    keep_last: int = 3
     resume: bool = False
     overwrite: bool = False
     stop_after: int | None = None
     quiet: bool = False
+
+    def with_preset_defaults(self, preset_name: str) -> RunSettings:
+        """A copy whose unset cadences take the preset's (DEFAULT_* for a custom config)."""
+        cadence = {"save_every": DEFAULT_SAVE_EVERY, "sample_every": DEFAULT_SAMPLE_EVERY,
+                   **PRESETS.get(preset_name, {}).get("run", {})}
+        return dataclasses.replace(self, **{key: value for key, value in cadence.items() if getattr(self, key) is None})
 
 
 @dataclass
@@ -155,8 +193,11 @@ class Config:
         unknown = set(data) - set(known) - {"preset", "version"}
         if unknown:
             raise BadInput(f"{source}: unknown keys {sorted(unknown)}")
-        if data.get("version", CONFIG_VERSION) != CONFIG_VERSION:
-            raise BadInput(f"{source}: config version {data.get('version')} is not {CONFIG_VERSION}")
+        version = data.get("version", CONFIG_VERSION)
+        if version == 1:
+            data = _from_version_1(data)
+        elif version != CONFIG_VERSION:
+            raise BadInput(f"{source}: config version {version!r}; this v2v reads versions 1 to {CONFIG_VERSION}")
         parts = {key: _build(kind, data.get(key, {}), f"{source}:{key}") for key, kind in known.items()}
         return cls(**parts, preset=str(data.get("preset", "custom")))
 
@@ -179,6 +220,24 @@ class Config:
         return cls.from_json(path.read_text(), str(path))
 
 
+# Version 1 saved the run settings inside the config; they are RunSettings since version 2.
+VERSION_1_RUN_SETTINGS = {
+    "train": ("name", "output_dir", "device", "compile", "quiet", "resume", "overwrite", "stop_after",
+              "vgg_path", "save_every", "sample_every", "log_every", "keep_last"),
+    "data": ("num_workers",),
+}
+
+
+def _from_version_1(data: dict) -> dict:
+    """A version-1 config dict in the current layout: its run settings dropped, every other key kept
+    (so an unknown key is still refused)."""
+    data = dict(data)
+    for part, names in VERSION_1_RUN_SETTINGS.items():
+        if isinstance(data.get(part), dict):
+            data[part] = {key: value for key, value in data[part].items() if key not in names}
+    return data
+
+
 def _build(kind: type, values: dict, source: str):
     if not isinstance(values, dict):
         raise BadInput(f"{source}: expected a JSON object")
@@ -189,30 +248,35 @@ def _build(kind: type, values: dict, source: str):
     return kind(**values)
 
 
-# Presets: model size and the training resolution each is meant for. Tiny is a CPU smoke test.
+# Presets: model size and the training resolution each is meant for (tiny is a CPU smoke test), and the
+# checkpoint/sample cadence that suits their step time (run settings, see RunSettings.with_preset_defaults).
 PRESETS: dict[str, dict] = {
     "tiny": {
         "model": dict(ngf=8, n_downsample=2, n_blocks=1, n_blocks_local=1, ndf=8, n_layers_D=2, num_D=1,
                       n_scales_temporal=1),
         "data": dict(max_side=128),
-        "train": dict(n_frames_max=6, frames_per_chunk=3, save_every=200, sample_every=100),
+        "train": dict(n_frames_max=6, frames_per_chunk=3),
+        "run": dict(save_every=200, sample_every=100),
     },
     "small": {
         "model": dict(ngf=16, n_downsample=3, n_blocks=3, n_blocks_local=2, ndf=16, n_layers_D=3, num_D=2,
                       n_scales_temporal=2),
         "data": dict(max_side=256),
-        "train": dict(n_frames_max=8, frames_per_chunk=4, save_every=1000, sample_every=250),
+        "train": dict(n_frames_max=8, frames_per_chunk=4),
+        "run": dict(save_every=1000, sample_every=250),
     },
     "base": {
         "model": dict(ngf=32, n_downsample=3, n_blocks=9, ndf=64, n_layers_D=3, num_D=2, n_scales_temporal=2),
         "data": dict(max_side=512),
-        "train": dict(n_frames_max=12, frames_per_chunk=4, save_every=2000, sample_every=500),
+        "train": dict(n_frames_max=12, frames_per_chunk=4),
+        "run": dict(save_every=2000, sample_every=500),
     },
     "hd": {
         "model": dict(ngf=32, n_downsample=3, n_blocks=9, n_blocks_local=3, n_scales_spatial=2, ndf=64,
                       n_layers_D=3, num_D=3, n_scales_temporal=3),
         "data": dict(max_side=1024),
-        "train": dict(n_frames_max=12, frames_per_chunk=2, save_every=2000, sample_every=500),
+        "train": dict(n_frames_max=12, frames_per_chunk=2),
+        "run": dict(save_every=2000, sample_every=500),
     },
 }
 

@@ -28,7 +28,7 @@ def examples_dir() -> Path:
 
 def run_demo(output: Path, steps: int = 300, device: str = "auto", quiet: bool = False) -> dict:
     """Prepare, train and dance on the example clips; returns the three steps' summaries."""
-    from v2vcli.config import preset
+    from v2vcli.config import RunSettings, preset
     from v2vcli.data.prepare import PrepareConfig, prepare_dataset
     from v2vcli.inference.dance import DanceConfig, dance
     from v2vcli.training import train
@@ -39,10 +39,9 @@ def run_demo(output: Path, steps: int = 300, device: str = "auto", quiet: bool =
     dataset = prepare_dataset([examples / "target.mp4"], output / "dataset",
                               PrepareConfig(size=DEMO_SIZE, overwrite=True, quiet=quiet))
     config = preset("tiny")
-    config.data.root = dataset["dataset"]
-    config.train.name, config.train.output_dir, config.train.steps = "demo", str(output / "weights"), steps
-    config.train.device, config.train.overwrite, config.train.quiet = device, True, quiet
-    run_dir = train(config)
+    config.train.steps = steps
+    run_dir = train(config, RunSettings(name="demo", output_dir=str(output / "weights"), dataset=dataset["dataset"],
+                                        device=device, overwrite=True, quiet=quiet)).model
     result = dance(examples / "source.mp4", output / "dance.mp4",
                    DanceConfig(target=str(run_dir), device=device, side_by_side=True, overwrite=True, quiet=quiet))
     return {"dataset": dataset, "model": str(run_dir), "dance": result}

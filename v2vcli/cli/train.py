@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -36,36 +37,29 @@ def train(
 
     Several GPUs or machines: torchrun --nproc_per_node=N -m v2vcli train DATASET --name NAME ...
     """
-    from v2vcli.config import Config, parse_size
+    from v2vcli.config import Config, RunSettings, parse_size
     from v2vcli.config import preset as preset_config
-    from v2vcli.training import latest_checkpoint, load_checkpoint
     from v2vcli.training import train as run_training
 
     config = Config.load(config_file) if config_file else preset_config(preset)
-    config.data.root = str(dataset)
-    config.data.num_workers = workers
     if size:
         config.data.size = parse_size(size)
     if num_classes is not None:
         config.data.num_classes = num_classes
-    settings = config.train
-    settings.name, settings.output_dir, settings.steps = name, str(output_dir), steps
-    settings.device, settings.resume, settings.overwrite = device, resume, overwrite
-    settings.vgg_path = str(vgg) if vgg else None
-    settings.compile, settings.seed, settings.quiet = compile_model, seed, quiet or json_output
-    for key, value in (("batch_size", batch_size), ("save_every", save_every), ("sample_every", sample_every)):
-        if value is not None:
-            setattr(settings, key, value)
-    run_dir = run_training(config)
+    config.train.steps, config.train.seed = steps, seed
+    if batch_size is not None:
+        config.train.batch_size = batch_size
+    run = RunSettings(name=name, output_dir=str(output_dir), dataset=str(dataset), device=device,
+                      compile=compile_model, num_workers=workers, vgg_path=str(vgg) if vgg else None,
+                      save_every=save_every, sample_every=sample_every, resume=resume, overwrite=overwrite,
+                      quiet=quiet or json_output)
+    result = run_training(config, run)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return
-    latest = latest_checkpoint(run_dir)
-    if json_output and latest is not None:
-        state = load_checkpoint(latest).state
-        print_json({"model": str(run_dir), "checkpoint": str(latest), "step": state["step"],
-                    "losses": state["losses"], "seconds": state["seconds"]})
+    if json_output:
+        print_json(dataclasses.asdict(result))
     elif not quiet:
-        typer.echo(str(latest or run_dir))
+        typer.echo(str(result.checkpoint or result.model))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from v2vcli.config import Config
+from v2vcli.devices import autocast_dtype
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -32,11 +33,8 @@ class SequentialGenerator:
         self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         if device.type == "cuda":
             self.generator = self.generator.to(memory_format=self.memory_format)
-        if amp and device.type == "cuda":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            self.autocast = torch.autocast("cuda", dtype=dtype)
-        else:
-            self.autocast = nullcontext()
+        dtype = autocast_dtype(device, amp)
+        self.autocast = nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
     @torch.inference_mode()
     def tensor(self, labels: torch.Tensor) -> torch.Tensor:

@@ -74,6 +74,8 @@ def wrap(module: torch.nn.Module, context: Context, find_unused: bool = True) ->
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    """The network inside a DistributedDataParallel and/or torch.compile wrapper (itself when bare): the
+    one to freeze, call without gradient synchronisation, or save with plain parameter names."""
     module = getattr(module, "module", module)
     return getattr(module, "_orig_mod", module)
 
