@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 
 import typer
 from typer.core import TyperGroup
 
-from v2vcli import __version__
+from v2vcli import __version__, interrupts
 from v2vcli.errors import V2VError
 
 # Each module defines `register(app)`; keep the order of `v2v --help`.
@@ -38,8 +39,13 @@ class V2VGroup(TyperGroup):
             if _state["debug"]:
                 raise
             report(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "), 1)
-        except KeyboardInterrupt:
-            report("interrupted; no partial output was kept", 130)
+        except KeyboardInterrupt as interrupt:
+            if _state["debug"]:
+                traceback.print_exc()
+            # The frames the interrupt came through still hold suspended generators (a frame reader, a
+            # progress bar); closing them now stops their children and the bar before the line below.
+            traceback.clear_frames(interrupt.__traceback__)
+            report(interrupts.message_for(interrupt), interrupts.EXIT_CODE)
 
 
 app = typer.Typer(
@@ -77,6 +83,7 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    interrupts.install()
     app(prog_name="v2v")
 
 

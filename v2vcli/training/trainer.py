@@ -1,24 +1,27 @@
-"""`train(config)`: the whole vid2vid training run, from a dataset folder to weights/NAME/.
+"""`train(config, run)`: the whole vid2vid training run, from a dataset folder to weights/NAME/.
 
-The trainer owns the losses and optimizers (networks only return tensors). A run folder holds
-config.json, log.jsonl, samples/ and checkpoint-NNNNNNN/ folders (see checkpoint.py). Resuming takes
-the saved config (only runtime settings such as the device may change) and continues from the newest
-checkpoint with the same step count and schedule; since every sample is a function of its number,
-a resumed run sees the batches the uninterrupted run would have seen.
+The trainer owns the losses (the registered terms of terms.py) and the optimizers; networks only
+return tensors. A run folder holds config.json, log.jsonl, samples/ and checkpoint-NNNNNNN/ folders
+(see checkpoint.py). Resuming takes the saved config (the hyperparameters; `--steps` may extend them)
+with the resuming command's run settings, and continues from the newest checkpoint with the same
+schedule; since every sample is a function of its number, a resumed run sees the batches the
+uninterrupted run would have seen.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import shutil
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from v2vcli.config import DEFAULT_STEPS, Config
+from v2vcli.config import DEFAULT_STEPS, Config, RunSettings
 from v2vcli.data import ClipDataset, choose_size, open_dataset
 from v2vcli.errors import BadInput, OutputExists
+from v2vcli.interrupts import Interrupted
 from v2vcli.models import Discriminators, Generator, count_parameters
 from v2vcli.models.discriminators import temporal_span
 from v2vcli.models.losses import GAN_MODES, PerceptualLoss
@@ -28,17 +31,48 @@ from v2vcli.training.logs import RunLog
 from v2vcli.training.schedule import Phase, build_schedule, describe, phase_at
 from v2vcli.training.step import StepRunner
 
-# Settings a resumed run takes from the command line rather than from the saved config.
-RUNTIME_FIELDS = ("device", "compile", "quiet", "stop_after", "resume", "overwrite", "output_dir", "name")
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a call of `train` did (`v2v train --json` prints it).
+
+    model: the run folder, OUTPUT_DIR/NAME: what `v2v generate --model` and `load_generator` take.
+    checkpoint: the newest checkpoint folder in it (None only for a run of 0 steps).
+    step: the steps the model has been trained for, in total (the checkpoint's step).
+    losses: log key ("G/total", "D/real", ...) -> value at that step, averaged over its chunks (and
+        processes); for a resumed run with nothing left to do, the values its checkpoint recorded.
+    seconds: wall-clock seconds this call spent in the training loop (0.0 when nothing was left to do).
+    """
+
+    model: Path
+    checkpoint: Path | None
+    step: int
+    losses: dict[str, float]
+    seconds: float
 
 
-def train(config: Config) -> Path:
-    """Train (or resume) the run `config.train.name`; returns its folder, weights/NAME."""
-    context = distributed.setup(config.train.device)
+def train(config: Config, run: RunSettings) -> TrainResult:
+    """Train (or, with `run.resume`, continue) the run `run.name` with `config`'s hyperparameters.
+
+    `config` is not modified. When resuming, the saved config is used instead, with `config.train.steps`
+    when it is set.
+    """
+    context = distributed.setup(run.device)
     try:
-        return Trainer(config, context).run()
+        return Trainer(config, run, context).run()
+    except KeyboardInterrupt:
+        # A checkpoint being written was removed on the way out (atomic_path); the complete ones stay.
+        raise Interrupted(interrupted_message(Path(run.output_dir) / run.name)) from None
     finally:
         distributed.cleanup(context)
+
+
+def interrupted_message(run_dir: Path) -> str:
+    """What an interrupted run kept, and how to continue it."""
+    latest = checkpoints.latest_checkpoint(run_dir)
+    if latest is None:
+        return f"interrupted before the first checkpoint of {run_dir}; --resume starts it again"
+    return f"interrupted; the last complete checkpoint is {latest}: the same command with --resume continues from it"
 
 
 class FramesAt:
@@ -67,39 +101,41 @@ class SampleNumbers(torch.utils.data.Sampler):
 
 
 class Trainer:
-    def __init__(self, requested: Config, context: distributed.Context):
+    def __init__(self, requested: Config, run: RunSettings, context: distributed.Context):
         self.context = context
-        train = requested.train
-        if not train.name or "/" in train.name or train.name.startswith("."):
-            raise BadInput(f"--name {train.name!r}: use a plain folder name such as 'person'")
-        if train.gan_mode not in GAN_MODES:
-            raise BadInput(f"gan_mode {train.gan_mode!r}: choose one of {', '.join(GAN_MODES)}")
-        self.run_dir = Path(train.output_dir) / train.name
-        self.resumed = self._resume_point(requested)
+        if not run.name or "/" in run.name or run.name.startswith("."):
+            raise BadInput(f"--name {run.name!r}: use a plain folder name such as 'person'")
+        if requested.train.gan_mode not in GAN_MODES:
+            raise BadInput(f"gan_mode {requested.train.gan_mode!r}: choose one of {', '.join(GAN_MODES)}")
+        self.run_dir = Path(run.output_dir) / run.name
+        self.resumed = self._resume_point(run)
         distributed.barrier(context)  # every process has looked at the folder before rank 0 writes to it
-        config = self._merge(self.resumed.config, requested) if self.resumed else dataclasses.replace(requested)
+        config = copy.deepcopy(self.resumed.config if self.resumed else requested)
+        if requested.train.steps is not None:
+            config.train.steps = requested.train.steps
         if config.train.steps is None:
             config.train.steps = DEFAULT_STEPS
-        self.info = open_dataset(config.data.root, config.data.num_classes)
+        self.run_settings = run.with_preset_defaults(config.preset)
+        self.info = open_dataset(run.dataset, config.data.num_classes)
         config.model.label_channels = self.info.label_channels
         data = config.data
-        data.condition, data.num_classes, data.instance_edges = (
-            self.info.condition, self.info.num_classes, self.info.has_instances)
+        data.root, data.condition, data.num_classes, data.instance_edges = (
+            run.dataset, self.info.condition, self.info.num_classes, self.info.has_instances)
         data.fps, data.pose_stats, data.dataset_size = self.info.fps, self.info.pose_stats, list(self.info.size)
         if config.model.fg_separation and not self.info.has_masks:
-            raise BadInput(f"{config.data.root}: foreground separation needs masks/ in every sequence")
+            raise BadInput(f"{run.dataset}: foreground separation needs masks/ in every sequence")
         self.size = choose_size(self.info, config.data, config.model.size_multiple)
         config.data.size = list(self.size)
         self.config = config
         self.phases = build_schedule(config.model, config.train, self.size, config.train.steps)
-        self.log = RunLog(self.run_dir, context.is_main, config.train.quiet)
+        self.log = RunLog(self.run_dir, context.is_main, run.quiet)
 
-    def _resume_point(self, requested: Config) -> checkpoints.Checkpoint | None:
+    def _resume_point(self, run: RunSettings) -> checkpoints.Checkpoint | None:
         existing = checkpoints.latest_checkpoint(self.run_dir)
-        if requested.train.resume and existing is not None:
+        if run.resume and existing is not None:
             return checkpoints.load_checkpoint(existing)
-        if self.run_dir.exists() and any(self.run_dir.iterdir()) and not requested.train.resume:
-            if not requested.train.overwrite:
+        if self.run_dir.exists() and any(self.run_dir.iterdir()) and not run.resume:
+            if not run.overwrite:
                 raise OutputExists(f"{self.run_dir}: already holds a run; pass --resume to continue it "
                                    "or --overwrite to start again")
             distributed.barrier(self.context)
@@ -108,21 +144,8 @@ class Trainer:
             distributed.barrier(self.context)
         return None
 
-    @staticmethod
-    def _merge(saved: Config, requested: Config) -> Config:
-        config = Config.from_dict(saved.to_dict())
-        for name in RUNTIME_FIELDS:
-            setattr(config.train, name, getattr(requested.train, name))
-        if requested.train.steps is not None:
-            config.train.steps = requested.train.steps
-        if requested.train.vgg_path:
-            config.train.vgg_path = requested.train.vgg_path
-        config.data.root = requested.data.root
-        config.data.num_workers = requested.data.num_workers
-        return config
-
     def build(self) -> None:
-        config, device = self.config, self.context.device
+        config, run, device = self.config, self.run_settings, self.context.device
         torch.manual_seed(config.train.seed)
         generator = Generator(config.model).to(device)
         discriminators = Discriminators(config.model).to(device)
@@ -138,13 +161,13 @@ class Trainer:
         if self.resumed:
             self._restore(self.resumed, generator, discriminators)
         perceptual = None
-        if train.vgg_path:
+        if run.vgg_path:
             from v2vcli.models.vgg import load_vgg19
 
-            perceptual = PerceptualLoss(load_vgg19(train.vgg_path).to(device))
+            perceptual = PerceptualLoss(load_vgg19(run.vgg_path).to(device))
         elif train.lambda_vgg > 0:
             self.notes.append("VGG perceptual loss off: no VGG19 weights given (--vgg vgg19.pth to turn it on)")
-        if train.compile:
+        if run.compile:
             for scale in generator.scales:
                 scale.compile()
             discriminators.compile()
@@ -175,14 +198,13 @@ class Trainer:
         self.start_step = saved.step
 
     def loader(self):
-        config, context = self.config, self.context
+        config, context, workers = self.config, self.context, self.run_settings.num_workers
         per_step = config.train.batch_size * context.world_size
         dataset = ClipDataset(self.info, config.data, self.size, config.train.seed, FramesAt(self.phases, per_step))
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=config.train.batch_size,
             sampler=SampleNumbers(self.start_step, config.train.batch_size, context),
-            num_workers=config.data.num_workers, pin_memory=context.device.type == "cuda",
-            persistent_workers=config.data.num_workers > 0,
+            num_workers=workers, pin_memory=context.device.type == "cuda", persistent_workers=workers > 0,
             # its own generator: drawing worker seeds from the global RNG would make resumed runs diverge
             generator=torch.Generator().manual_seed(config.train.seed),
         )
@@ -193,7 +215,7 @@ class Trainer:
         g, d = count_parameters(self.generator), count_parameters(self.discriminators)
         world = f" x {self.context.world_size} processes" if self.context.distributed else ""
         verb = f"resuming from step {self.start_step}" if self.resumed else "training"
-        self.log.note(f"{verb} {config.train.name}: preset {config.preset}, {self.info.condition} dataset "
+        self.log.note(f"{verb} {self.run_settings.name}: preset {config.preset}, {self.info.condition} dataset "
                       f"{self.info.root} ({len(self.info.sequences)} sequences, {self.info.frame_count} frames), "
                       f"G {g / 1e6:.2f}M / D {d / 1e6:.2f}M parameters, device {self.context.device}{world}, "
                       f"{config.train.steps} steps\n{describe(self.phases)}")
@@ -203,25 +225,26 @@ class Trainer:
         for note in self.notes:
             self.log.note(note)
         self.log.event("start", resumed_from=self.start_step if self.resumed else None,
-                       schedule=[phase.to_dict() for phase in self.phases], config=config.to_dict())
+                       schedule=[phase.to_dict() for phase in self.phases], config=config.to_dict(),
+                       run=asdict(self.run_settings))
         if self.context.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             checkpoints.remove_partial(self.run_dir)
             config.save(self.run_dir / "config.json")
 
-    def run(self) -> Path:
+    def run(self) -> TrainResult:
         from v2vcli.progress import make_progress
 
         self.build()
         self.announce()
         dataset, loader = self.loader()
-        train, total = self.config.train, self.config.train.steps
+        run, total = self.run_settings, self.config.train.steps
         last_saved, losses, phase = None, {}, None
-        end = min(total, train.stop_after) if train.stop_after else total
+        end = min(total, run.stop_after) if run.stop_after else total
         batches = iter(loader)
         started = time.perf_counter()
-        with make_progress(train.quiet or not self.context.is_main) as progress:
-            task = progress.add_task(f"train {train.name}", total=total, completed=self.start_step, rate="")
+        with make_progress(run.quiet or not self.context.is_main) as progress:
+            task = progress.add_task(f"train {run.name}", total=total, completed=self.start_step, rate="")
             for step in range(self.start_step, end):
                 if phase is None or phase_at(self.phases, step).index != phase.index:
                     phase = phase_at(self.phases, step)
@@ -231,23 +254,29 @@ class Trainer:
                 losses = distributed.mean_across(self.runner.run(next(batches), phase), self.context)
                 seconds = time.perf_counter() - tick
                 done = step + 1
-                if done % max(1, train.log_every) == 0 or done == end:
+                if done % max(1, run.log_every) == 0 or done == end:
                     self.log.losses(done, losses, phase=phase.index, frames=phase.n_frames, size=list(phase.size),
                                     seconds=round(seconds, 4))
                 progress.update(task, advance=1, rate=f"{1 / seconds:.2f} steps/s  G {losses['G/total']:.3f}  "
                                                       f"D {losses['D/total']:.3f}")
-                if train.save_every and done % train.save_every == 0 or done == end:
+                if run.save_every and done % run.save_every == 0 or done == end:
                     self.save(done, phase, losses, time.perf_counter() - started)
                     last_saved = done
-                if train.sample_every and done % train.sample_every == 0 and done != end:
+                if run.sample_every and done % run.sample_every == 0 and done != end:
                     self.sample(done, dataset, phase)
+        seconds = round(time.perf_counter() - started, 3)
         if last_saved is None and self.resumed and self.context.is_main:
             self.log.note(f"{self.run_dir}: already trained for {self.start_step} steps; nothing to do")
         elif phase is not None and self.context.is_main:
             self.sample(end, dataset, phase)
         distributed.barrier(self.context)
         self.log.close()
-        return self.run_dir
+        if last_saved is not None:
+            return TrainResult(self.run_dir, self.run_dir / checkpoints.checkpoint_name(last_saved), last_saved,
+                               losses, seconds)
+        if self.resumed:
+            return TrainResult(self.run_dir, self.resumed.path, self.resumed.step, self.resumed.state["losses"], 0.0)
+        return TrainResult(self.run_dir, None, 0, {}, 0.0)
 
     def save(self, step: int, phase: Phase, losses: dict[str, float], seconds: float) -> None:
         if self.context.is_main:
@@ -256,7 +285,7 @@ class Trainer:
                      "schedule": [item.to_dict() for item in self.phases]}
             path = checkpoints.save_checkpoint(self.run_dir, step, self.config, self.generator, self.discriminators,
                                                {"G": self.optimizer_G, "D": self.optimizer_D}, state,
-                                               self.config.train.keep_last)
+                                               self.run_settings.keep_last)
             self.log.event("checkpoint", step=step, path=str(path))
         distributed.barrier(self.context)
 
