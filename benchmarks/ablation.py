@@ -101,9 +101,9 @@ def prepare(args: argparse.Namespace, work: Path) -> None:
     (work / "data").mkdir(exist_ok=True)
     prepare_dataset([train_clip], work / "data" / "train", PrepareConfig(**common))
     for name, clip in sets.items():
-        summary = prepare_dataset([clip], work / "data" / name, PrepareConfig(**common, masks=False, flow=False))
-        sequence = work / "data" / name / summary["sequences"][0]["name"]
+        prepare_dataset([clip], work / "data" / name, PrepareConfig(**common, masks=False, flow=False))
         meta = json.loads((work / "data" / name / "dataset.json").read_text())
+        sequence = work / "data" / name / meta["sequences"][0]["name"]
         (work / "references").mkdir(exist_ok=True)
         write_reference(sequence / "frames", work / "references" / f"{name}.mp4", meta["fps"])
     (work / "heldout.json").write_text(json.dumps(
@@ -186,10 +186,21 @@ def train(args: argparse.Namespace, work: Path) -> None:
 # --------------------------------------------------------------------------------------------- evaluate
 
 
-def evaluate(args: argparse.Namespace, work: Path) -> dict:
+def generated_and_scored(labels: Path, generated: Path, reference: Path, model: Path, device: str,
+                         fps: float) -> dict:
+    """`v2v generate` from `labels` into `generated` (lossless), then `v2v eval` against `reference`:
+    {"generate_fps", "summary" (metric -> value over the video), "rows" (per frame)}. The one place that
+    reads what generate_video and evaluate_videos return."""
     from v2vcli.evaluate import evaluate_videos
     from v2vcli.inference.generate import GenerateConfig, generate_video
 
+    made = generate_video(labels, generated, GenerateConfig(model=str(model), device=device, fps=fps, crf=0,
+                                                            overwrite=True, quiet=True))
+    scored = evaluate_videos(generated, reference=reference)
+    return {"generate_fps": made["frames_per_second"], "summary": scored["summary"], "rows": scored["rows"]}
+
+
+def evaluate(args: argparse.Namespace, work: Path) -> dict:
     heldout = {name: Path(path) for name, path in json.loads((work / "heldout.json").read_text()).items()}
     training = json.loads((work / "training.json").read_text()) if (work / "training.json").is_file() else {}
     (work / "generated").mkdir(exist_ok=True)
@@ -198,14 +209,10 @@ def evaluate(args: argparse.Namespace, work: Path) -> dict:
         for set_name, labels in heldout.items():
             generated = work / "generated" / f"{name}-{set_name}.mp4"
             meta = json.loads((labels.parent.parent / "dataset.json").read_text())
-            summary = generate_video(labels, generated, GenerateConfig(
-                model=str(work / "weights" / name), device=args.device, fps=meta["fps"], crf=0,
-                overwrite=True, quiet=True))
-            result = evaluate_videos(generated, reference=work / "references" / f"{set_name}.mp4")
+            result = generated_and_scored(labels, generated, work / "references" / f"{set_name}.mp4",
+                                          work / "weights" / name, args.device, meta["fps"])
             runs.append({"run": name, "variant": variant, "seed": seed, "heldout": set_name,
-                         "train_seconds": training.get("seconds", {}).get(name),
-                         "generate_fps": summary["frames_per_second"], "summary": result["summary"],
-                         "rows": result["rows"]})
+                         "train_seconds": training.get("seconds", {}).get(name), **result})
             log(f"{name} on {set_name}: warp_error {result['summary']['warp_error']:.3f}, "
                 f"PSNR {result['summary']['psnr']:.2f} dB")
     results = {"runs": runs, "aggregate": aggregate(runs, args), "training": training,

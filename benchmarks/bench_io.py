@@ -3,8 +3,9 @@
     python benchmarks/bench_io.py [--frames 600] [--size 640x360] [--repeats 3]
     python benchmarks/bench_io.py --memory [--frames 600] [--size 640x360]
 
-Both sides decode the same H.264 file and encode H.264 yuv420p at crf 18, preset medium. The ratio is
-ffmpeg-alone time over v2v time (1.0 = no overhead; higher is better). Runs alternate, best of N.
+Both sides decode the same H.264 file (ffmpeg's testsrc2 pattern) and encode H.264 yuv420p at crf 18,
+preset medium. The ratio is ffmpeg-alone time over v2v time (1.0 = no overhead; higher is better).
+After one warm-up of each, the two run alternately; best and median of --repeats rounds.
 `--memory` instead compares the peak resident memory of a read+write pass over a clip of --frames
 frames and one 10 times longer, each in a fresh process (Python and the largest ffmpeg process).
 """
@@ -16,38 +17,54 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 
-import numpy as np
+if not __package__:  # run as `python benchmarks/bench_io.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ChildPeak, peak_rss_mib  # noqa: E402
-
-from v2vcli.io.ffmpeg import run_ffmpeg
-from v2vcli.io.video import VideoReader, VideoWriter
-
-
-def make_source(path: Path, frames: int, width: int, height: int) -> None:
-    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30", "-frames:v", str(frames),
-                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", str(path)])
+from benchmarks import inputs  # noqa: E402
+from benchmarks.harness import Stage, Trial, Workload, measure  # noqa: E402
+from benchmarks.memory import ChildPeak, peak_rss_mib  # noqa: E402
 
 
-def through_v2v(source: Path, output: Path) -> float:
-    """Seconds to transcode as a v2v command does: one probe, the streaming reader, the writer."""
-    start = time.perf_counter()
+def through_v2v(source: Path, output: Path) -> None:
+    """Transcode as a v2v command does: one probe, the streaming reader, the writer."""
+    from v2vcli.io.video import VideoReader, VideoWriter
+
     reader = VideoReader(source)
     with VideoWriter(output, reader.info.fps, crf=18) as writer:
         writer.write_all(reader)
-    return time.perf_counter() - start
 
 
-def ffmpeg_alone(source: Path, output: Path) -> float:
-    """Seconds for the bundled ffmpeg to do the same transcode by itself (no pixel-format round trip)."""
-    start = time.perf_counter()
+def ffmpeg_alone(source: Path, output: Path) -> None:
+    """The bundled ffmpeg doing the same transcode by itself (no pixel-format round trip)."""
+    from v2vcli.io.ffmpeg import run_ffmpeg
+
     run_ffmpeg(["-i", str(source), "-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p",
                 "-an", "-y", str(output)])
-    return time.perf_counter() - start
+
+
+def transcode_trial(source: Path, output: Path) -> Trial:
+    """`source` transcoded into the folder `output`: v2v.mp4 by v2v, ffmpeg.mp4 by ffmpeg alone."""
+    output.mkdir(exist_ok=True)
+    return Trial(inputs.frame_count(source), partial(through_v2v, source, output / "v2v.mp4"),
+                 lambda: partial(ffmpeg_alone, source, output / "ffmpeg.mp4"))
+
+
+STAGE = Stage(
+    name="decode+encode", pipeline="v2vcli.io VideoReader -> VideoWriter (H.264 crf 18)",
+    limit="ffmpeg alone, same transcode", full=Workload(frames=480, rounds=3), quick=Workload(frames=48, rounds=1),
+    inputs=inputs.target_clip, trial=inputs.on_target_clip(transcode_trial, "io"), target=0.80)
+
+
+# ---------------------------------------------------------------- the command line
+
+def make_source(path: Path, frames: int, width: int, height: int) -> None:
+    from v2vcli.io.ffmpeg import run_ffmpeg
+
+    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30", "-frames:v", str(frames),
+                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", str(path)])
 
 
 def pass_memory(frames: int, width: int, height: int) -> dict:
@@ -94,16 +111,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "source.mp4"
         make_source(source, args.frames, width, height)
-        v2v_times, ffmpeg_times = [], []
-        for repeat in range(args.repeats):
-            v2v_times.append(through_v2v(source, Path(folder) / f"v2v{repeat}.mp4"))
-            ffmpeg_times.append(ffmpeg_alone(source, Path(folder) / f"ffmpeg{repeat}.mp4"))
-    best_v2v, best_ffmpeg = min(v2v_times), min(ffmpeg_times)
+        result = measure(transcode_trial(source, Path(folder)), args.repeats)
     print(f"decode+encode {args.frames} frames {width}x{height} (best of {args.repeats})")
-    print(f"  v2vcli.io     {best_v2v:7.2f} s  {args.frames / best_v2v:7.1f} fps")
-    print(f"  ffmpeg alone  {best_ffmpeg:7.2f} s  {args.frames / best_ffmpeg:7.1f} fps")
-    print(f"  ratio (ffmpeg time / v2v time): {best_ffmpeg / best_v2v:.2f}  (median runs: "
-          f"{np.median(ffmpeg_times) / np.median(v2v_times):.2f})")
+    for name, side in (("v2vcli.io", "pipeline"), ("ffmpeg alone", "limit")):
+        print(f"  {name:<13} {min(result.seconds[side]):7.2f} s  {result.best_rate(side):7.1f} fps")
+    print(f"  ratio (ffmpeg time / v2v time): {result.best_rate() / result.best_rate('limit'):.2f}  "
+          f"(median runs: {result.ratio:.2f})")
 
 
 if __name__ == "__main__":

@@ -11,75 +11,88 @@ long enough that loading is a small share. Target: run_pose at >= 0.85x the bare
 from __future__ import annotations
 
 import argparse
-import statistics
+import sys
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if not __package__:  # run as `python benchmarks/bench_pose.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks import inputs  # noqa: E402
+from benchmarks.common import EXAMPLES  # noqa: E402
+from benchmarks.harness import Run, Stage, Trial, Workload, measure  # noqa: E402
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
-def bare_loop(frames: list[np.ndarray], fps: float, model: Path) -> float:
-    """Seconds for mediapipe alone: PoseLandmarker in VIDEO mode over decoded frames, nothing else."""
+def bare_pose(frames: list[np.ndarray], fps: float, model: Path) -> None:
+    """mediapipe alone: PoseLandmarker in VIDEO mode over decoded frames, nothing else."""
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
     from v2vcli.preprocess.native_logs import native_logs_silenced
 
-    started = time.perf_counter()
     options = vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(model)),
                                            running_mode=vision.RunningMode.VIDEO)
     with native_logs_silenced(), vision.PoseLandmarker.create_from_options(options) as landmarker:
         for index, frame in enumerate(frames):
             image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
             landmarker.detect_for_video(image, round(index * 1000 / fps))
-    return time.perf_counter() - started
 
 
-def run_once(video: Path, work: Path, overlay: bool) -> float:
+def bare_pose_on(video: Path) -> Run:
+    """The bare loop over `video`'s frames, decoded now."""
+    from v2vcli.preprocess.pose import POSE_MODEL_FILE
+    from v2vcli.weights import find_weight_file
+
+    frames, fps = inputs.decoded(video)
+    return partial(bare_pose, frames, fps, find_weight_file(POSE_MODEL_FILE))
+
+
+def pose_command(video: Path, output: Path, overlay: bool = False) -> None:
+    """`v2v pose VIDEO -o OUTPUT [--overlay]` (the library call the command makes)."""
     from v2vcli.preprocess.pose import run_pose
 
-    started = time.perf_counter()
-    run_pose(video, work / "out", overlay=overlay, overwrite=True, quiet=True)
-    return time.perf_counter() - started
+    run_pose(video, output, overlay=overlay, overwrite=True, quiet=True)
+
+
+def pose_trial(video: Path, output: Path, overlay: bool = False) -> Trial:
+    """`v2v pose` on `video` (drawing over it with `overlay`) against the bare loop."""
+    return Trial(inputs.frame_count(video), partial(pose_command, video, output, overlay), partial(bare_pose_on, video))
+
+
+STAGE = Stage(
+    name="pose", pipeline="run_pose: decode, PoseLandmarker, smoothing, render, encode, poses.json",
+    limit="bare mediapipe loop", full=Workload(frames=96, rounds=3), quick=Workload(frames=24, rounds=1),
+    inputs=inputs.target_clip, trial=inputs.on_target_clip(pose_trial, "pose"), target=0.85)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video", type=Path, nargs="?", default=ROOT / "examples" / "target.mp4")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("video", type=Path, nargs="?", default=EXAMPLES / "target.mp4")
     parser.add_argument("--repeat", type=int, default=4, help="play the clip this many times (forth and back)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating measurements of each method")
     args = parser.parse_args()
 
-    from v2vcli.io.video import VideoWriter, probe_video, read_frames
-    from v2vcli.preprocess.pose import POSE_MODEL_FILE
-    from v2vcli.weights import find_weight_file
+    from v2vcli.io.video import probe_video
 
     info = probe_video(args.video)
-    model = find_weight_file(POSE_MODEL_FILE)
-    clip = list(read_frames(args.video))
-    # Forth and back, so the motion stays continuous and tracking behaves as on a long real clip.
-    frames = [frame for turn in range(args.repeat) for frame in (clip if turn % 2 == 0 else clip[::-1])]
     with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        video = work / "clip.mp4"
-        with VideoWriter(video, info.fps) as writer:
-            writer.write_all(frames)
-        frames = list(read_frames(video))  # exactly the frames run_pose will decode
-        times: dict[str, list[float]] = {"bare mediapipe": [], "run_pose": [], "run_pose --overlay": []}
-        for _ in range(args.rounds):
-            times["bare mediapipe"].append(bare_loop(frames, float(info.fps), model))
-            times["run_pose"].append(run_once(video, work, overlay=False))
-            times["run_pose --overlay"].append(run_once(video, work, overlay=True))
+        # Forth and back, so the motion stays continuous and tracking behaves as on a long real clip.
+        video = inputs.scaled_clip(args.video, Path(folder) / "clip.mp4", (info.width, info.height),
+                                   info.frame_count * args.repeat)
+        output = Path(folder) / "pose"
+        trial = pose_trial(video, output)
+        result = measure(trial, args.rounds, {"run_pose --overlay": pose_trial(video, output, overlay=True).pipeline})
 
-    count = len(frames)
-    bare = count / statistics.median(times["bare mediapipe"])
-    print(f"{args.video.name}: {info.width}x{info.height}, {count} frames, {args.rounds} rounds (median)")
-    for name, seconds in times.items():
-        speed = count / statistics.median(seconds)
-        print(f"  {name:20s} {speed:7.1f} frames/s   {speed / bare:5.2f}x bare")
+    print(f"{args.video.name}: {info.width}x{info.height}, {trial.items} frames, {args.rounds} rounds (median)")
+    names = {"limit": "bare mediapipe", "pipeline": "run_pose"}
+    for side in result.seconds:
+        speed = result.rate(side)
+        print(f"  {names.get(side, side):20s} {speed:7.1f} frames/s   {speed / result.rate('limit'):5.2f}x bare")
 
 
 if __name__ == "__main__":

@@ -7,28 +7,46 @@ A step is one clip of --frames frames at the preset's resolution (the final spat
 judged and back-propagated chunk by chunk exactly as `v2v train` does (StepRunner), on synthetic tensors
 so that data loading is not measured. Times are medians over --steps steps after one warm-up step; the
 flow ratio compares the same preset with and without the flow/mask path (frame-by-frame ablation)
-measured alternately, so a noisy machine affects both sides alike.
+measured alternately, so a noisy machine affects both sides alike. `peak` is the step with flow: peak
+tensor memory on CUDA (bf16 autocast), the process's peak resident memory on the CPU (float32).
+
+The stages `train tiny` and `train small` of run_all.py are declared here too: `train()` itself
+(loading clips from a dataset folder, then the step) against StepRunner on a synthetic batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
+import sys
 import time
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if not __package__:  # run as `python benchmarks/bench_train.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from v2vcli.config import preset
-from v2vcli.models import Discriminators, Generator, count_parameters
-from v2vcli.training.schedule import Phase
-from v2vcli.training.step import StepRunner
+from benchmarks import inputs  # noqa: E402
+from benchmarks.harness import Run, Seconds, Setting, Size, Stage, Trial, Workload, measure, synchronize  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
+
+    from v2vcli.training.step import StepRunner
 
 SIZES = {"tiny": (128, 128), "small": (256, 256), "base": (512, 256), "hd": (1024, 512)}
 
 
 def make_runner(name: str, use_flow: bool, device: torch.device, amp: bool) -> tuple[StepRunner, object]:
+    """A StepRunner of preset `name` (with or without the flow path) on `device`, and its config."""
+    import torch
+
+    from v2vcli.config import preset
+    from v2vcli.models import Discriminators, Generator
+    from v2vcli.training.step import StepRunner
+
     config = preset(name)
     config.model.use_flow = use_flow
     config.train.amp = amp
@@ -44,7 +62,10 @@ def make_runner(name: str, use_flow: bool, device: torch.device, amp: bool) -> t
     return runner, config
 
 
-def batch(frames: int, size: tuple[int, int]) -> dict[str, torch.Tensor]:
+def batch(frames: int, size: Size) -> dict[str, torch.Tensor]:
+    """A synthetic batch of one clip: images and labels (1, T, 3, H, W) in [-1, 1], flows (1, T, 2, H, W)."""
+    import torch
+
     width, height = size
     return {
         "images": torch.rand(1, frames, 3, height, width) * 2 - 1,
@@ -53,49 +74,109 @@ def batch(frames: int, size: tuple[int, int]) -> dict[str, torch.Tensor]:
     }
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def final_phase(name: str, size: Size, frames: int):
+    """The schedule's last phase of preset `name`: every spatial scale, at `size`, clips of `frames`."""
+    from v2vcli.config import preset
+    from v2vcli.training.schedule import Phase
+
+    return Phase(0, 0, 1, preset(name).model.n_scales_spatial, size, frames)
 
 
-def measure(name: str, device: torch.device, frames: int, steps: int, amp: bool = True) -> dict:
+def bare_steps(name: str, size: Size, frames: int, steps: int, device: str) -> Run:
+    """StepRunner alone on a synthetic batch: a Run giving the median seconds of `steps` steps after the first."""
+    from v2vcli.devices import resolve_device
+
+    runner, _ = make_runner(name, True, resolve_device(device), True)
+    data, phase = batch(frames, size), final_phase(name, size, frames)
+
+    def run() -> Seconds:
+        seconds = []
+        for _ in range(steps):
+            synchronize()
+            started = time.perf_counter()
+            runner.run(data, phase)
+            synchronize()
+            seconds.append(time.perf_counter() - started)
+        return Seconds(statistics.median(seconds[1:]))
+
+    return run
+
+
+def train_command(dataset: Path, runs: Path, name: str, size: Size, frames: int, steps: int, device: str) -> Seconds:
+    """`v2v train DATASET --preset NAME --size WxH --steps STEPS` on clips of `frames` frames, saving nothing
+    but the log: the median seconds of a step (loading the clip from the dataset, then the step) after the first.
+
+    The one place that calls train() and reads what it returns (the run folder, whose log.jsonl times
+    every step)."""
+    from v2vcli.config import RunSettings, preset
+    from v2vcli.training import train
+    from v2vcli.training.logs import read_log
+
+    config = preset(name)
+    config.data.size = list(size)
+    config.train.steps, config.train.n_frames_start, config.train.n_frames_max = steps, frames, frames
+    result = train(config, RunSettings(name=f"train-{name}", output_dir=str(runs), dataset=str(dataset),
+                                       device=device, save_every=0, sample_every=0, overwrite=True, quiet=True))
+    seconds = [record["seconds"] for record in read_log(result.model / "log.jsonl") if "seconds" in record]
+    return Seconds(statistics.median(seconds[1:]))
+
+
+def train_trial(setting: Setting, name: str) -> Trial:
+    frames, steps = setting.workload.frames, setting.workload.steps
+    pipeline = partial(train_command, stage_inputs(setting), setting.output("runs"), name,
+                       setting.size, frames, steps, setting.device)
+    return Trial(1, pipeline, partial(bare_steps, name, setting.size, frames, steps, setting.device))
+
+
+def stage_inputs(setting: Setting) -> Path:
+    return inputs.dataset(setting.folder, setting.size)
+
+
+def train_stage(name: str, **options) -> Stage:
+    return Stage(
+        name=f"train {name}", pipeline=f"train(): data loading + step ({name} preset)",
+        limit="bare StepRunner, synthetic batch", full=Workload(frames=4, rounds=1, steps=5),
+        quick=Workload(frames=4, rounds=1, steps=2), inputs=stage_inputs, trial=partial(train_trial, name=name),
+        unit="steps/s", **options)
+
+
+# The small preset's step takes seconds on a CPU: a quick run times it at its first size only.
+STAGES = (train_stage("tiny"), train_stage("small", sizes=lambda sizes, quick: sizes[:1] if quick else sizes))
+
+
+# ---------------------------------------------------------------- the command line: the flow path's cost
+
+def flow_cost(name: str, device: torch.device, frames: int, steps: int, amp: bool = True) -> dict:
+    """One preset's step with the flow path against the same step without it (the limit side), alternately."""
+    from v2vcli.models import count_parameters
+
     size = SIZES[name]
-    phase = Phase(0, 0, 1, preset(name).model.n_scales_spatial, size, frames)
-    data = batch(frames, size)
-    runners = {flow: make_runner(name, flow, device, amp)[0] for flow in (True, False)}
-    times: dict[bool, list[float]] = {True: [], False: []}
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    for repeat in range(steps + 1):
-        for flow in (True, False):
-            synchronize(device)
-            start = time.perf_counter()
-            runners[flow].run(data, phase)
-            synchronize(device)
-            if repeat:  # the first step warms up allocators and kernels
-                times[flow].append(time.perf_counter() - start)
-    config = runners[True].config
-    with_flow, without = statistics.median(times[True]), statistics.median(times[False])
+    data, phase = batch(frames, size), final_phase(name, size, frames)
+    runner, config = make_runner(name, True, device, amp)
+
+    def frame_by_frame() -> Run:
+        return partial(make_runner(name, False, device, amp)[0].run, data, phase)
+
+    result = measure(Trial(1, partial(runner.run, data, phase), frame_by_frame), steps)
+    with_flow, without_flow = 1 / result.rate("pipeline"), 1 / result.rate("limit")
+    peak_mib = result.gpu_peak_mib if result.gpu_peak_mib is not None else result.peak_mib
     return {
         "preset": name,
-        "size": f"{size[0]}x{size[1]}",
-        "G_params_M": round(count_parameters(runners[True].generator) / 1e6, 2),
-        "D_params_M": round(count_parameters(runners[True].discriminators) / 1e6, 2),
+        "size": inputs.size_name(size),
+        "G_params_M": round(count_parameters(runner.generator) / 1e6, 2),
+        "D_params_M": round(count_parameters(runner.discriminators) / 1e6, 2),
         "frames": frames,
         "chunk": config.train.frames_per_chunk,
         "step_s": round(with_flow, 3),
         "frame_ms": round(1000 * with_flow / frames, 1),
-        "step_no_flow_s": round(without, 3),
-        "flow_cost": round(with_flow / without, 2),
-        # CUDA: peak tensor memory of this preset; CPU: the process's peak resident memory so far (presets
-        # run smallest first, so it is this preset's peak, float32 without autocast)
-        "peak_GiB": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda"
-        else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "step_no_flow_s": round(without_flow, 3),
+        "flow_cost": round(with_flow / without_flow, 2),
+        "peak_GiB": round(peak_mib / 1024, 2),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--presets", nargs="+", default=["tiny", "small"], choices=list(SIZES))
     parser.add_argument("--frames", type=int, default=6)
@@ -103,12 +184,15 @@ def main() -> None:
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast (CUDA)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+
+    import torch
+
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     rows = []
     for name in sorted(args.presets, key=list(SIZES).index):
-        row = measure(name, device, args.frames, args.steps, args.amp)
+        row = flow_cost(name, device, args.frames, args.steps, args.amp)
         rows.append(row)
         if not args.json:
             print(f"{row['preset']:<6} {row['size']:>9}  G {row['G_params_M']:>6.2f}M  D {row['D_params_M']:>6.2f}M  "
