@@ -3,8 +3,9 @@
     python examples/train_demo_model.py [--steps 300] [--work out/demo-model]
 
 prepare examples/target.mp4 (128x128) -> train the tiny preset -> copy the final generator (one
-safetensors file that holds its config) to weights/demo/generator.safetensors. Then
-`v2v dance --source examples/source.mp4 --target demo` runs on a fresh install in seconds.
+safetensors file that holds its config and the checksum of its tensors) to
+weights/demo/generator.safetensors. Then `v2v dance --source examples/source.mp4 --target demo` runs on a
+fresh install in seconds. Both checksums it prints go into weights/README.md's table.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from v2vcli.config import preset
+from v2vcli.config import RunSettings, preset
 from v2vcli.data.prepare import PrepareConfig, prepare_dataset
 from v2vcli.demo import DEMO_SIZE
-from v2vcli.training import latest_checkpoint, train
+from v2vcli.training import train
+from v2vcli.training.checkpoint import CHECKSUM_KEY, load_tensor_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,15 +34,16 @@ def main() -> None:
     dataset = prepare_dataset([ROOT / "examples" / "target.mp4"], args.work / "dataset",
                               PrepareConfig(size=DEMO_SIZE, overwrite=True))
     config = preset("tiny")
-    config.data.root = dataset["dataset"]
-    config.train.name, config.train.output_dir = "demo", str(args.work / "weights")
-    config.train.steps, config.train.seed, config.train.overwrite = args.steps, args.seed, True
-    run_dir = train(config)
+    config.train.steps, config.train.seed = args.steps, args.seed
+    result = train(config, RunSettings(name="demo", output_dir=str(args.work / "weights"),
+                                       dataset=dataset["dataset"], overwrite=True))
     target = ROOT / "weights" / "demo" / "generator.safetensors"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(latest_checkpoint(run_dir) / "generator.safetensors", target)
+    shutil.copyfile(result.checkpoint / "generator.safetensors", target)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    print(f"wrote {target} ({target.stat().st_size} bytes, sha256 {digest})")
+    _, metadata = load_tensor_file(target)  # verifies the copy against the checksum it records
+    print(f"wrote {target} ({target.stat().st_size} bytes, sha256 {digest}, "
+          f"{CHECKSUM_KEY} {metadata[CHECKSUM_KEY]})")
 
 
 if __name__ == "__main__":

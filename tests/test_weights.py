@@ -10,6 +10,7 @@ import pytest
 
 from v2vcli import weights
 from v2vcli.errors import MissingModel
+from v2vcli.training.checkpoint import CHECKSUM_KEY, load_tensor_file, tensors_sha256
 from v2vcli.weights import find_weight_file, weight_dirs
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -18,17 +19,19 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 @pytest.fixture
 def places(tmp_path, monkeypatch):
     """Empty, separate folders for each place find_weight_file looks; returns them by name."""
-    folders = {name: tmp_path / name for name in ("env", "cwd", "project", "cache", "given")}
+    folders = {name: tmp_path / name for name in ("env", "cwd", "project", "cache", "given", "package")}
     for folder in folders.values():
         folder.mkdir()
     (folders["project"] / "pyproject.toml").write_text("")
     monkeypatch.setenv("V2V_WEIGHTS", str(folders["env"]))
     monkeypatch.chdir(folders["cwd"])
     monkeypatch.setattr(weights, "_PROJECT_ROOT", folders["project"])
+    monkeypatch.setattr(weights, "_BUNDLED", folders["package"] / "weights_data")
     monkeypatch.setenv("XDG_CACHE_HOME", str(folders["cache"]))
     return {
         "env": folders["env"],
         "cwd": folders["cwd"] / "weights",
+        "bundled": folders["package"] / "weights_data",
         "project": folders["project"] / "weights",
         "cache": folders["cache"] / "v2v",
         "given": folders["given"],
@@ -37,18 +40,26 @@ def places(tmp_path, monkeypatch):
 
 def test_committed_model_files_match_readme_checksums():
     readme = (WEIGHTS / "README.md").read_text()
-    for name in ("pose_landmarker_full.task", "selfie_segmentation.tflite"):
+    for name in ("pose_landmarker_full.task", "selfie_segmentation.tflite", "demo/generator.safetensors"):
         listed = re.search(rf"`{re.escape(name)}` \|[^\n]*`([0-9a-f]{{64}})`", readme)
         assert listed, f"weights/README.md lists no sha256 for {name}"
         assert hashlib.sha256((WEIGHTS / name).read_bytes()).hexdigest() == listed.group(1), name
 
 
+def test_shipped_demo_model_records_the_checksum_of_its_tensors():
+    tensors, metadata = load_tensor_file(WEIGHTS / "demo" / "generator.safetensors")  # verifies it
+    assert metadata[CHECKSUM_KEY] == tensors_sha256(tensors)
+    assert f"`{metadata[CHECKSUM_KEY]}`" in (WEIGHTS / "README.md").read_text()
+
+
 def test_search_folders_in_documented_order(places):
     assert weight_dirs() == [places[name] for name in ("env", "cwd", "project", "cache")]
+    places["bundled"].mkdir()  # as in a wheel install
+    assert weight_dirs() == [places[name] for name in ("env", "cwd", "bundled", "project", "cache")]
 
 
 def test_lookup_prefers_earlier_places(places):
-    for name in ("cache", "project", "cwd", "env"):
+    for name in ("cache", "project", "bundled", "cwd", "env"):
         places[name].mkdir(parents=True, exist_ok=True)
         (places[name] / "model.task").write_bytes(name.encode())
         assert find_weight_file("model.task") == places[name] / "model.task"
@@ -81,6 +92,9 @@ def test_miss_says_where_it_looked_and_how_to_get_the_file(places):
     assert "build_mediapipe_models.py" in message and "--pose-model" in message
 
 
-def test_wheel_install_has_no_project_folder(places, monkeypatch, tmp_path):
+def test_wheel_install_reads_its_bundled_files_not_a_project_folder(places, monkeypatch, tmp_path):
     monkeypatch.setattr(weights, "_PROJECT_ROOT", tmp_path / "site-packages")
-    assert places["project"] not in weight_dirs() and len(weight_dirs()) == 3
+    places["bundled"].mkdir()
+    (places["bundled"] / "model.task").write_bytes(b"bundled")
+    assert weight_dirs() == [places[name] for name in ("env", "cwd", "bundled", "cache")]
+    assert find_weight_file("model.task") == places["bundled"] / "model.task"

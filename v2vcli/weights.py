@@ -1,4 +1,9 @@
-"""Where v2v finds model files: an explicit path, $V2V_WEIGHTS, ./weights, the source tree's weights/, the cache.
+"""Where v2v finds model files: an explicit path, $V2V_WEIGHTS, ./weights, the installed package's
+bundled weights, the source tree's weights/, the cache.
+
+The repository's `weights/` folder is the source of truth; building a wheel copies its model files into
+the package as `v2vcli/weights_data/` (setup.py), so an installed v2v finds them from any folder. An
+editable install has no bundled copy and reads the source tree's `weights/` instead.
 
 Nothing is downloaded: a file that is in none of these places is a MissingModel error that says where
 it looked and how to get the file.
@@ -13,6 +18,8 @@ from v2vcli.errors import MissingModel
 
 # The repository root, when v2v runs from a source tree or an editable install (a wheel has no weights/).
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The model files a wheel carries (copied from weights/ at build time; absent in a source tree).
+_BUNDLED = Path(__file__).resolve().parent / "weights_data"
 
 # Files that weights/build_mediapipe_models.py writes, so a miss can say how to rebuild them.
 BUILT_BY_SCRIPT = ("pose_landmarker_full.task", "selfie_segmentation.tflite")
@@ -31,12 +38,19 @@ def project_weights_dir() -> Path | None:
     return None
 
 
+def bundled_weights_dir() -> Path | None:
+    """The model files installed with the v2vcli package (a wheel install), or None (source tree)."""
+    return _BUNDLED if _BUNDLED.is_dir() else None
+
+
 def weight_dirs() -> list[Path]:
     """The folders searched for model files, in order (absolute paths, no duplicates, may not exist)."""
     candidates = []
     if os.environ.get("V2V_WEIGHTS"):
         candidates.append(Path(os.environ["V2V_WEIGHTS"]).expanduser())
     candidates.append(Path("weights"))
+    if (bundled := bundled_weights_dir()) is not None:
+        candidates.append(bundled)
     if (project := project_weights_dir()) is not None:
         candidates.append(project)
     candidates.append(cache_dir())

@@ -1,4 +1,4 @@
-"""Checkpoints: safetensors tensors + JSON, written atomically, checked on load; nothing executes code.
+"""Model files: safetensors tensors + JSON, written atomically, checked on load; nothing executes code.
 
     weights/NAME/checkpoint-0001000/
         generator.safetensors       G weights; its metadata holds the full config JSON, so this one file
@@ -12,6 +12,12 @@
 A checkpoint folder is written under a temporary name and renamed when complete, so a run killed at any
 moment leaves either the whole checkpoint or none. On load every file is checked against state.json:
 a truncated or modified file is refused with one line naming it.
+
+Every safetensors file v2v writes also carries the checksum of its own tensors in its metadata, under
+"tensors_sha256" (tensors_sha256 below), because a generator file travels alone (weights/demo/, a copy
+handed to someone) without the state.json that guards it in a checkpoint. Loading recomputes it from the
+tensors read and refuses a mismatch as "model file damaged or modified". Files written before v2v
+recorded it (no "tensors_sha256" key) load as before, unchecked; re-saving their tensors adds it.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ import torch
 from v2vcli.config import Config
 from v2vcli.errors import BadInput, MissingModel
 from v2vcli.io.outputs import atomic_path
+from v2vcli.training.distributed import unwrap
 
 CHECKPOINT_FORMAT = 1
+CHECKSUM_KEY = "tensors_sha256"
 PATTERN = re.compile(r"^checkpoint-(\d+)$")
 TENSOR_FILES = ("generator.safetensors", "discriminators.safetensors", "training.safetensors")
 
@@ -81,6 +89,47 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over a file's tensors, independent of the file's layout: for each tensor in name order,
+    the UTF-8 bytes of "NAME\\0DTYPE\\0SHAPE\\0" (DTYPE as torch names it without "torch.", e.g. float32;
+    SHAPE the sizes joined by commas, empty for a scalar), then its raw bytes in C order as safetensors
+    stores them (little-endian). Hex digest, 64 characters."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        digest.update(f"{name}\0{dtype}\0{','.join(map(str, tensor.shape))}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())  # bytes as stored, whatever the dtype
+    return digest.hexdigest()
+
+
+def save_tensor_file(tensors: dict[str, torch.Tensor], path: Path | str, metadata: dict[str, str]) -> None:
+    """Write `tensors` to the safetensors file `path` with `metadata` and the tensors' checksum."""
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(path), metadata={**metadata, CHECKSUM_KEY: tensors_sha256(tensors)})
+
+
+def load_tensor_file(path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata) of a safetensors file, its recorded checksum verified (when it has one).
+
+    BadInput with one line for a file that is not safetensors and for one whose tensors do not match.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError) as error:
+        raise BadInput(f"{path}: not a readable safetensors file ({error})") from None
+    recorded = metadata.get(CHECKSUM_KEY)
+    if recorded is not None and recorded != tensors_sha256(tensors):
+        raise BadInput(f"{path}: model file damaged or modified (its tensors do not match the SHA-256 "
+                       "recorded in it); use an intact copy")
+    return tensors, metadata
+
+
 def optimizer_to_flat(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     """Split an optimizer's state dict into tensors (for safetensors) and JSON-able scalars."""
     state_dict = optimizer.state_dict()
@@ -110,8 +159,6 @@ def save_checkpoint(run_dir: Path, step: int, config: Config, generator: torch.n
                     discriminators: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
                     state: dict, keep_last: int) -> Path:
     """Write checkpoint `step` atomically, then delete all but the `keep_last` newest. Returns its path."""
-    from safetensors.torch import save_file
-
     target = Path(run_dir) / checkpoint_name(step)
     config_json = config.to_json()
     training_tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
@@ -125,11 +172,11 @@ def save_checkpoint(run_dir: Path, step: int, config: Config, generator: torch.n
         optimizer_meta[name] = meta
     with atomic_path(target) as temporary:
         temporary.mkdir()
-        save_file(_cpu_state(generator), str(temporary / "generator.safetensors"),
-                  metadata={"format": "v2v-generator", "config": config_json, "step": str(step)})
-        save_file(_cpu_state(discriminators), str(temporary / "discriminators.safetensors"),
-                  metadata={"format": "v2v-discriminators"})
-        save_file(training_tensors, str(temporary / "training.safetensors"))
+        save_tensor_file(_cpu_state(generator), temporary / "generator.safetensors",
+                         {"format": "v2v-generator", "config": config_json, "step": str(step)})
+        save_tensor_file(_cpu_state(discriminators), temporary / "discriminators.safetensors",
+                         {"format": "v2v-discriminators"})
+        save_tensor_file(training_tensors, temporary / "training.safetensors", {"format": "v2v-training"})
         (temporary / "config.json").write_text(config_json + "\n")
         files = {name: {"bytes": (temporary / name).stat().st_size, "sha256": sha256(temporary / name)}
                  for name in (*TENSOR_FILES, "config.json")}
@@ -141,16 +188,11 @@ def save_checkpoint(run_dir: Path, step: int, config: Config, generator: torch.n
 
 
 def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    module = getattr(module, "module", module)  # unwrap DistributedDataParallel
-    module = getattr(module, "_orig_mod", module)  # and torch.compile
-    return {name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()}
+    return {name: tensor.detach().cpu().contiguous() for name, tensor in unwrap(module).state_dict().items()}
 
 
 def load_checkpoint(path: Path | str) -> Checkpoint:
     """Read and verify a checkpoint folder; BadInput naming the first damaged or missing file."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = Path(path)
     state_path = path / "state.json"
     if not state_path.is_file():
@@ -175,10 +217,7 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
             raise BadInput(f"{file}: contents do not match the checkpoint's SHA-256 (damaged or modified); "
                            "resume from an earlier checkpoint")
     config = Config.load(path / "config.json")
-    try:
-        tensors = {name: load_file(str(path / name)) for name in TENSOR_FILES}
-    except SafetensorError as error:
-        raise BadInput(f"{path}: unreadable tensors ({error})") from None
+    tensors = {name: load_tensor_file(path / name)[0] for name in TENSOR_FILES}
     return Checkpoint(path, config, state, tensors["generator.safetensors"], tensors["discriminators.safetensors"],
                       tensors["training.safetensors"])
 
@@ -197,9 +236,6 @@ def resolve_checkpoint(path: Path | str) -> Path:
 def load_generator(path: Path | str, device: str | torch.device = "cpu"):
     """(Generator in eval mode on `device`, Config) from a run folder (weights/NAME), a checkpoint folder,
     or a generator.safetensors file alone (its metadata holds the config)."""
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
-
     from v2vcli.models.generator import Generator
 
     path = Path(path)
@@ -210,12 +246,7 @@ def load_generator(path: Path | str, device: str | torch.device = "cpu"):
         verified = load_checkpoint(checkpoint)  # checks every file's checksum
         config, tensors = verified.config, verified.generator
     else:
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                metadata = handle.metadata() or {}
-            tensors = load_file(str(path))
-        except (SafetensorError, OSError) as error:
-            raise BadInput(f"{path}: not a readable safetensors file ({error})") from None
+        tensors, metadata = load_tensor_file(path)
         if metadata.get("format") != "v2v-generator" or "config" not in metadata:
             raise BadInput(f"{path}: not a v2v generator (no config in its metadata)")
         config = Config.from_json(metadata["config"], str(path))
