@@ -47,9 +47,11 @@ def encode(path: Path, frames, width: int, height: int, fps: str, video_args: li
 def _load_footage_module():
     """examples/footage.py (not a package: loaded by path)."""
     import importlib.util
+    import sys
 
     spec = importlib.util.spec_from_file_location("v2v_footage", EXAMPLES / "footage.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
 

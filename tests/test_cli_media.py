@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from v2vcli.cli import app
+from v2vcli.io.video import probe_video
 
 
 def run_v2v(*args: str) -> subprocess.CompletedProcess:
@@ -29,16 +31,23 @@ def bad_inputs(tmp_path, example_target):
     empty.write_bytes(b"")
     text = tmp_path / "notes.mp4"
     text.write_text("this is not a video\n")
-    half = tmp_path / "half.mp4"
-    half.write_bytes(example_target.read_bytes()[: example_target.stat().st_size // 2])
     audio_only = tmp_path / "tone.m4a"
     subprocess.run([sys.executable, "-c", "from v2vcli.io.ffmpeg import run_ffmpeg; import sys; "
                     "run_ffmpeg(['-i', sys.argv[1], '-vn', '-c:a', 'copy', sys.argv[2]])",
                     str(example_target), str(audio_only)], check=True)
+    no_frames = tmp_path / "header-only.y4m"
+    no_frames.write_text("YUV4MPEG2 W64 H48 F24:1 Ip A1:1 C420jpeg\n")
+    undecodable = tmp_path / "zeroed.mp4"
+    data = bytearray(example_target.read_bytes())
+    start = data.index(b"mdat") + 4  # the frames' bytes, zeroed: the index is intact, no frame decodes
+    size = int.from_bytes(data[start - 8 : start - 4], "big") - 8
+    data[start : start + size] = bytes(size)
+    undecodable.write_bytes(data)
     return {
+        "no frames": (no_frames, "has no frames"),
+        "frames that do not decode": (undecodable, "no frame of the video stream can be decoded"),
         "empty file": (empty, "empty file"),
         "text file named .mp4": (text, "not a media file"),
-        "mp4 cut in half": (half, "truncated or damaged"),
         "directory": (tmp_path, "is a directory"),
         "missing path": (tmp_path / "missing.mp4", "no such file"),
         "audio-only file": (audio_only, "has no video stream"),
@@ -67,6 +76,22 @@ def test_mux_refuses_bad_input_and_writes_nothing(tmp_path, example_target, sile
     silent = CliRunner().invoke(app, ["mux", str(example_target), "--audio", str(silent_clip),
                                       "-o", str(tmp_path / "x.mp4")])
     assert silent.exit_code == 1 and "has no audio stream" in silent.stderr
+
+
+def test_a_file_cut_in_half_is_used_as_far_as_it_goes_with_one_warning(tmp_path, example_target):
+    half = tmp_path / "half.mp4"
+    half.write_bytes(example_target.read_bytes()[: example_target.stat().st_size // 2])
+    result = run_v2v("info", str(half), "--json")
+    assert result.returncode == 0, result.stderr
+    held = json.loads(result.stdout)["frame_count"]
+    assert result.stderr.startswith(f"warning: {half}: the file holds {held} of the 96 frames")
+    assert result.stderr.count("\n") == 1
+
+    output = tmp_path / "muxed.mp4"
+    result = run_v2v("mux", str(half), "--audio", str(example_target), "-o", str(output))
+    assert result.returncode == 0 and result.stderr.count("\n") == 1 and "warning:" in result.stderr
+    muxed = probe_video(output)
+    assert muxed.frame_count == held and not muxed.truncated and muxed.has_audio
 
 
 @pytest.mark.parametrize("folder", ["/proc", "missing-folder"])

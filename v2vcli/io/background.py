@@ -11,10 +11,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from v2vcli.io.outputs import CloseOrAbort
+
 _DONE = object()
 
 
-class BackgroundSink:
+class BackgroundSink(CloseOrAbort):
     """Call `handle(item)` for each `put(item)` on one worker thread, in order.
 
     An error in `handle` is raised in the caller at the next `put` or at `close`. Use as a context
@@ -53,7 +55,11 @@ class BackgroundSink:
         """Wait until every queued item is handled; raise the worker's error if there was one."""
         if self._thread.is_alive():
             self._items.put(_DONE)
-            self._thread.join()
+            try:
+                self._thread.join()
+            except BaseException:  # interrupted while waiting: the worker must stop before the caller cleans up
+                self.abort()
+                raise
         self._raise_error()
 
     def abort(self) -> None:
@@ -63,11 +69,3 @@ class BackgroundSink:
             self._items.put(_DONE)
             self._thread.join()
 
-    def __enter__(self) -> BackgroundSink:
-        return self
-
-    def __exit__(self, kind, error, traceback) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()

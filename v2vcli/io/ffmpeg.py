@@ -1,14 +1,19 @@
-"""The ffmpeg executable (bundled by imageio-ffmpeg): running it, probing files, muxing audio."""
+"""The ffmpeg executable (bundled by imageio-ffmpeg): running it, reading its log, probing headers, muxing audio."""
 
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
 from v2vcli.errors import BadInput, V2VError
+
+# Every run logs at info with each line tagged by its level ("[error] ..."): error lines can then be told
+# from chatter, and a run that caught a signal says so ("Exiting normally, received signal 2.", info level).
+LOG_ARGS = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info"]
 
 
 @cache
@@ -20,23 +25,67 @@ def ffmpeg_exe() -> str:
 
 
 def run_ffmpeg(args: list[str]) -> str:
-    """Run ffmpeg with `args` (no stdin) and return its stderr; raise V2VError with ffmpeg's last line."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    """Run ffmpeg with `args` (no stdin) and return its log; raise V2VError with ffmpeg's last error."""
+    result = subprocess.run([ffmpeg_exe(), *LOG_ARGS, *args], capture_output=True, text=True, errors="replace")
+    raise_if_killed(result.returncode, result.stderr, "ffmpeg")
     if result.returncode != 0:
-        raise V2VError(f"ffmpeg failed: {last_error_line(result.stderr)}")
+        raise V2VError(f"ffmpeg failed: {last_error(result.stderr)}")
     return result.stderr
 
 
-def last_error_line(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+_LOG_LINE = re.compile(r"^(?P<context>(?:\[[^\]]*\] )*)\[(?P<level>[a-z]+)\] (?P<message>.*)$")
+_ERROR_LEVELS = {"panic", "fatal", "error"}
+
+
+def error_lines(log: str, context: str = "") -> list[str]:
+    """The messages ffmpeg logged at error level or worse, optionally only those whose context starts with
+    `context` (e.g. "[in#" for the demuxer, as opposed to the decoder's "[h264 @ ...]")."""
+    found = []
+    for line in log.splitlines():
+        match = _LOG_LINE.match(line.strip())
+        if match and match["level"] in _ERROR_LEVELS and match["context"].startswith(context):
+            found.append(match["message"].strip())
+    return found
+
+
+def last_error(log: str) -> str:
+    """ffmpeg's last error message, else its last line (for logs without level tags)."""
+    if errors := error_lines(log):
+        return errors[-1]
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
     return lines[-1] if lines else "no message"
+
+
+_CAUGHT_SIGNAL = re.compile(r"^(?:\[[^\]]*\] )*Exiting normally, received signal (\d+)\.\s*$", re.MULTILINE)
+
+
+def raise_if_killed(returncode: int, log: str, doing: str) -> None:
+    """Report an ffmpeg child that a signal stopped, instead of blaming its input or output.
+
+    ffmpeg dies from most signals (returncode -N) but catches SIGINT and SIGTERM: it then stops early, says
+    "received signal N" at info level and exits with 255. SIGINT (Ctrl-C reaches the whole process group)
+    becomes KeyboardInterrupt, which the command line reports as an interruption; another signal a V2VError.
+    """
+    number = -returncode if returncode < 0 else None
+    if returncode == 255 and (caught := _CAUGHT_SIGNAL.search(log)):
+        number = int(caught.group(1))
+    if number is None:
+        return
+    if number == signal.SIGINT:
+        raise KeyboardInterrupt
+    try:
+        name = f" ({signal.Signals(number).name})"
+    except ValueError:
+        name = ""
+    raise V2VError(f"the ffmpeg process {doing} was killed by signal {number}{name}")
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #0:(\d+)[^:]*: Video: (\w+).*?, (\d+)x(\d+)")
 _FPS = re.compile(r", ([\d.]+)(k?) (fps|tbr)")
 _AUDIO = re.compile(r"Stream #0:\d+[^:]*: Audio: (\w+)")
+_UNDECODABLE = re.compile(r"Video: [^,]+, none\b")
+_ROTATION = re.compile(r"Display Matrix: rotation of (-?[\d.]+) degrees")
 _NTSC_RATES = (24, 30, 48, 60, 120, 240)
 
 
@@ -66,24 +115,37 @@ def read_header(path: Path) -> str:
         text=True,
         errors="replace",
     )
+    raise_if_killed(result.returncode, result.stderr, f"reading {path}")
     if "Input #0" not in result.stderr:
-        raise BadInput(f"{path}: not a media file ffmpeg can read ({last_error_line(result.stderr)})")
+        raise BadInput(f"{path}: not a media file ffmpeg can read ({last_error(result.stderr)})")
     return result.stderr
 
 
 def probe(path: Path) -> dict:
-    """What ffmpeg says of a video file: video codec, size, fps, duration, audio codec.
+    """What ffmpeg's header says of a video file: video codec, stored size, the rates it prints (`fps`, the
+    average it states, and `tbr`, its guess of the base rate; either may be None), display rotation,
+    duration and audio codec.
 
-    Raises BadInput when the path is not a readable file with a video stream.
+    `rotation` is the display matrix's angle as ffmpeg prints it (counter-clockwise, so `-display_rotation 90`
+    reads 90), normalized to [0, 360). Raises BadInput when the path is not a readable file with a video stream.
     """
     header = read_header(path)
     video = _VIDEO.search(header)
     if video is None:
         raise BadInput(f"{path}: has no video stream")
-    stream_line = header[video.start() :].splitlines()[0]
-    fps = None
-    if fps_match := _FPS.search(stream_line):
-        fps = parse_fps(fps_match.group(1)) * (1000 if fps_match.group(2) == "k" else 1)
+    stream = header[video.start() :]
+    stream_line = stream.splitlines()[0]
+    if _UNDECODABLE.search(stream_line):
+        # ffmpeg decodes the first frames to learn the pixel format; none of them decoded.
+        raise BadInput(f"{path}: no frame of the video stream can be decoded (ffmpeg finds no pixel format)")
+    next_stream = stream.find("Stream #", 1)
+    stream_block = stream if next_stream < 0 else stream[:next_stream]
+    rates = {"fps": None, "tbr": None}
+    for value, kilo, kind in _FPS.findall(stream_line):
+        rates[kind] = parse_fps(value) * (1000 if kilo else 1)
+    rotation = 0
+    if turn := _ROTATION.search(stream_block):
+        rotation = round(float(turn.group(1))) % 360
     duration = None
     if match := _DURATION.search(header):
         hours, minutes, seconds = match.groups()
@@ -92,7 +154,9 @@ def probe(path: Path) -> dict:
         "codec": video.group(2),
         "width": int(video.group(3)),
         "height": int(video.group(4)),
-        "fps": fps,
+        "fps": rates["fps"],
+        "tbr": rates["tbr"],
+        "rotation": rotation,
         "duration": duration,
         "audio_codec": audio_codec(path, header),
     }
@@ -102,63 +166,3 @@ def audio_codec(path: Path, header: str | None = None) -> str | None:
     """Codec name of the file's first audio stream, or None when it has none."""
     audio = _AUDIO.search(header if header is not None else read_header(path))
     return audio.group(1) if audio else None
-
-
-def count_frames(path: Path) -> tuple[int, float]:
-    """Exact frame count and duration of the first video stream, by demuxing without decoding.
-
-    Empty packets (AVI's "repeat the previous frame" chunks) are not frames: decoders output nothing
-    for them. Raises BadInput when the stream cannot be demuxed to the end (a truncated file).
-    """
-    result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path),
-         "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
-        capture_output=True,
-        text=True,
-        errors="replace",
-    )
-    if result.returncode != 0:
-        raise BadInput(f"{path}: cannot read the video stream ({last_error_line(result.stderr)})")
-    # At `-v error` anything on stderr is a demuxing error: data the header promises is missing.
-    if result.stderr.strip():
-        raise BadInput(f"{path}: truncated or damaged video ({last_error_line(result.stderr)})")
-    frames, end, time_base = 0, 0, Fraction(0)
-    for line in result.stdout.splitlines():
-        if line.startswith("#tb 0:"):
-            time_base = Fraction(line.split(":", 1)[1].strip())
-        elif not line.startswith("#"):
-            _, _, pts, duration, size, *_ = (field.strip() for field in line.split(","))
-            frames += int(size) > 0
-            end = max(end, int(pts) + int(duration))
-    return frames, float(end * time_base)
-
-
-AUDIO_COPY_CODECS = {"aac", "mp3"}
-
-
-def mux_audio(video: Path, audio_source: Path, output: Path, video_duration: float | None) -> None:
-    """Write `output` with the video stream of `video` (copied bit for bit) and the first audio
-    stream of `audio_source` (copied when mp4 can hold it, else encoded to AAC), cut to the video's length."""
-    source_codec = audio_codec(audio_source)
-    if source_codec is None:
-        raise BadInput(f"{audio_source}: has no audio stream")
-    audio_args = ["-c:a", "copy"] if source_codec in AUDIO_COPY_CODECS else ["-c:a", "aac", "-b:a", "192k"]
-    limit = ["-t", f"{video_duration:.6f}"] if video_duration else []
-    run_ffmpeg(
-        ["-i", str(video), *limit, "-i", str(audio_source), "-map", "0:v:0", "-map", "1:a:0",
-         "-c:v", "copy", *audio_args, "-f", "mp4", "-movflags", "+faststart", "-y", str(output)]
-    )
-
-
-def mux_files(video: Path, audio_source: Path, output: Path, overwrite: bool = False) -> Path:
-    """`mux_audio` for the command line: validates both inputs and the output, writes atomically."""
-    from v2vcli.io.outputs import atomic_path, check_output
-
-    header = probe(video)
-    if audio_codec(audio_source) is None:
-        raise BadInput(f"{audio_source}: has no audio stream")
-    check_output(output, inputs=[video, audio_source], overwrite=overwrite)
-    _, seconds = count_frames(video)
-    with atomic_path(output) as partial:
-        mux_audio(video, audio_source, partial, seconds or header["duration"])
-    return Path(output)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 from v2vcli.errors import BadInput, OutputExists
 
@@ -53,12 +54,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
     temporary = temporary_sibling(path)
     try:
         yield temporary
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        os.replace(temporary, path)
+        commit(temporary, path)
     except BaseException:
         remove(temporary)
         raise
+
+
+def commit(temporary: Path, path: Path) -> None:
+    """Move a complete temporary file or folder onto `path`, replacing what is there."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    os.replace(temporary, path)
 
 
 def remove(path: Path) -> None:
@@ -68,3 +75,22 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+class CloseOrAbort:
+    """A context manager for writers: `close()` when the block ends normally, `abort()` when it raises."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
