@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -107,3 +108,128 @@ def test_demo_command_runs_the_whole_path(tmp_path):
     assert video.frame_count == 96 and video.fps == 24 and video.has_audio
     assert video.width == 3 * video.height  # source | pose | result
     assert (tmp_path / "demo" / "weights" / "demo" / "checkpoint-0000002").is_dir()
+
+
+class FedMaps:
+    """Records the condition maps `LoadedModel.generate` receives, per run."""
+
+    def __init__(self, monkeypatch):
+        from v2vcli.inference.generate import LoadedModel
+
+        self.runs: list[list[np.ndarray]] = []
+        original = LoadedModel.generate
+
+        def generate(model, condition_map):
+            self.runs[-1].append(np.array(condition_map, copy=True))
+            return original(model, condition_map)
+
+        monkeypatch.setattr(LoadedModel, "generate", generate)
+
+    def invoke(self, *args: str):
+        self.runs.append([])
+        return invoke(*args)
+
+
+@pytest.fixture(scope="module")
+def dancer_poses(tmp_path_factory, example_source):
+    """`v2v pose` of the first 24 frames of the example source (256x256): OUT/pose.mp4 and OUT/poses.json."""
+    from itertools import islice
+
+    from conftest import encode
+
+    folder = tmp_path_factory.mktemp("dancer")
+    clip = encode(folder / "dancer.mp4", islice(read_frames(example_source), 24), 256, 256, "24",
+                  ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    assert invoke("pose", clip, "-o", folder / "poses", "--quiet").exit_code == 0
+    return folder / "poses"
+
+
+def rendered_as_training(poses_json, folder, size=(64, 64)):
+    """The keypoints of `poses_json` rendered as `v2v prepare` renders training maps, as a PNG folder."""
+    from v2vcli.io.frames import write_image
+    from v2vcli.preprocess.pose import read_poses
+    from v2vcli.preprocess.render import render_pose
+
+    header, frames = read_poses(poses_json)
+    scale = np.array([size[0] / header["width"], size[1] / header["height"], 1, 1, 1], np.float32)
+    folder.mkdir()
+    for index, landmarks in enumerate(frames):
+        write_image(folder / f"{index:06d}.png", render_pose(None if landmarks is None else landmarks * scale, size))
+    return folder
+
+
+def test_pose_video_is_rendered_from_its_poses_json_exactly_as_training_maps(tmp_path, in_weights, dancer_poses,
+                                                                             monkeypatch):
+    poses = dancer_poses
+    reference = rendered_as_training(poses / "poses.json", tmp_path / "rendered")
+    fed = FedMaps(monkeypatch)
+    outputs = {name: tmp_path / f"{name}.mp4" for name in ("video", "json", "png", "lossy")}
+    from_video = fed.invoke("generate", poses / "pose.mp4", "-m", "person", "-o", outputs["video"], "-q", "--json")
+    assert from_video.exit_code == 0, from_video.output
+    assert "warning" not in from_video.stderr
+    assert json.loads(from_video.stdout)["condition"] == str(poses / "poses.json")
+    assert fed.invoke("generate", poses / "poses.json", "-m", "person", "-o", outputs["json"], "-q").exit_code == 0
+    assert fed.invoke("generate", reference, "-m", "person", "-o", outputs["png"], "-q").exit_code == 0
+    video_maps, json_maps, png_maps = fed.runs
+    assert len(video_maps) == len(png_maps) == 24
+    for maps in (video_maps, json_maps):
+        assert all(np.array_equal(a, b) for a, b in zip(maps, png_maps, strict=True))
+    frames = [list(read_frames(outputs[name])) for name in ("video", "json", "png")]
+    assert all(np.array_equal(a, b) and np.array_equal(a, c) for a, b, c in zip(*frames, strict=True))
+
+    # pose.mp4 alone: read from the lossy video, said once on stderr; its limb colours are off.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(poses / "pose.mp4", alone / "pose.mp4")
+    lossy = fed.invoke("generate", alone / "pose.mp4", "-m", "person", "-o", outputs["lossy"], "-q")
+    assert lossy.exit_code == 0, lossy.output
+    warnings = [line for line in lossy.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "no poses.json beside it" in warnings[0] and "compression" in warnings[0]
+    limbs = np.stack(png_maps).max(axis=3) > 0
+    error = np.abs(np.stack(fed.runs[-1]).astype(int) - np.stack(png_maps)).max(axis=3)
+    assert (error[limbs] > 32).mean() > 0.2  # what the keypoint path avoids
+
+
+def test_poses_json_that_does_not_match_the_video_is_not_used(tmp_path, in_weights, dancer_poses, short_clip):
+    poses = tmp_path / "poses"
+    poses.mkdir()
+    shutil.copy(dancer_poses / "poses.json", poses / "poses.json")
+    shutil.copy(short_clip, poses / "pose.mp4")  # 12 frames of 96x64: not what poses.json describes
+    result = invoke("generate", poses / "pose.mp4", "-m", "person", "-o", tmp_path / "out.mp4", "-q", "--json")
+    assert result.exit_code == 0, result.output
+    assert "describes 24 frames of 256x256, the video has 12 of 96x64" in result.stderr
+    assert json.loads(result.stdout)["frames"] == 12
+    not_pose = invoke("generate", poses / "poses.json", "-m", "person", "--from", "pose", "-o", tmp_path / "x.mp4")
+    assert not_pose.exit_code == 1 and "keypoints drive pose models only" in not_pose.stderr
+
+
+@pytest.fixture(scope="module")
+def segment_model(tmp_path_factory, short_clip):
+    """weights/labels: the tiny preset trained for 2 steps on selfie labels of the short clip at 64x64."""
+    root = tmp_path_factory.mktemp("segment_models")
+    dataset = root / "dataset"
+    made = invoke("prepare", short_clip, "-o", dataset, "--condition", "segment", "--backend", "selfie",
+                  "--size", "64x64", "--no-flow", "--quiet")
+    assert made.exit_code == 0, made.output
+    result = invoke("train", dataset, "--name", "labels", "--preset", "tiny", "--steps", "2",
+                    "--output-dir", root / "weights", "--quiet")
+    assert result.exit_code == 0, result.output
+    return root / "weights" / "labels"
+
+
+@pytest.mark.slow  # trains a second model
+def test_generate_from_segment_uses_the_datasets_backend_unless_told(tmp_path, segment_model, short_clip):
+    runs = {}
+    for name, options in (("recorded", []), ("pose", ["--backend", "pose", "--threshold", "0.3", "--smooth", "0.5"])):
+        result = invoke("generate", short_clip, "--from", "segment", "-m", segment_model, "-o",
+                        tmp_path / f"{name}.mp4", "-q", "--json", *options)
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads(result.stdout)
+    assert runs["recorded"]["segmentation"]["backend"] == "selfie"
+    assert runs["pose"]["segmentation"] | {"device": None} == {
+        "backend": "pose", "model": None, "weights": None, "threshold": 0.3, "smooth": 0.5, "device": None}
+    assert probe_video(tmp_path / "pose.mp4").frame_count == 12
+    unknown = invoke("generate", short_clip, "--from", "segment", "-m", segment_model, "-b", "deeplab",
+                     "-o", tmp_path / "x.mp4")
+    assert unknown.exit_code == 1 and "choose one of: pose, selfie, segformer, detectron2" in unknown.stderr
+    assert not (tmp_path / "x.mp4").exists()

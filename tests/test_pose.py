@@ -209,3 +209,18 @@ def test_one_euro_reduces_jitter_and_follows_motion():
         error_raw = np.sqrt(((noisy - truth)[12:] ** 2).mean())
         error_smoothed = np.sqrt(((smoothed - truth)[12:] ** 2).mean())
         assert error_smoothed < 0.8 * error_raw, (amplitude, error_raw, error_smoothed)
+
+
+def test_segmentation_masks_come_with_the_poses_only_when_asked():
+    photo = astronaut()
+    (plain,) = estimate_poses([photo], fps=1)
+    (masked,) = estimate_poses([photo], fps=1, config=PoseConfig(segmentation_masks=True))
+    assert plain.segmentation is None
+    mask = masked.segmentation
+    assert mask.shape == photo.shape[:2] and mask.dtype == np.float32 and 0 <= mask.min() <= mask.max() <= 1
+    np.testing.assert_allclose(masked.landmarks, plain.landmarks, atol=1e-4)  # the masks change no keypoint
+    person = mask > 0.5
+    # On the person (between the shoulders, below the nose), not in the top corners.
+    nose, left, right = plain.landmarks[0, [NOSE, LEFT_SHOULDER, RIGHT_SHOULDER], :2].round().astype(int)
+    assert person[nose[1] + 30, nose[0]] and person[(left[1] + right[1]) // 2, (left[0] + right[0]) // 2]
+    assert not person[:40, :40].any() and not person[:40, -40:].any() and 0.2 < person.mean() < 0.7

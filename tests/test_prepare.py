@@ -46,15 +46,43 @@ def test_pose_labels_and_masks_sit_on_the_person(pose_dataset):
     assert 0.2 < (masks == 255).mean() < 0.8
 
 
-def test_segment_dataset_with_mediapipe(tmp_path, short_clip):
+def test_pose_dataset_records_its_masks_backend(pose_dataset):
+    meta = json.loads((pose_dataset[0] / "dataset.json").read_text())
+    assert meta["masks"] == {"backend": "pose"} and "segmentation" not in meta
+
+
+@pytest.mark.parametrize("options, backend", [([], "pose"),
+                                              (["--backend", "mediapipe", "--threshold", "0.4"], "selfie")])
+def test_segment_dataset_records_how_its_labels_were_made(tmp_path, short_clip, options, backend):
     output = tmp_path / "segments"
     result = CliRunner().invoke(app, ["prepare", str(short_clip), "-o", str(output), "--condition", "segment",
-                                      "--no-flow", "--quiet"])
+                                      "--no-flow", "--quiet", *options])
     assert result.exit_code == 0, result.output
     info = open_dataset(output)
     meta = json.loads((output / "dataset.json").read_text())
     assert info.condition == "segment" and info.num_classes == len(meta["classes"]) == 2
     assert info.sequences[0].flows is None and len(info.sequences[0].labels) == 12
+    threshold = 0.4 if options else 0.5
+    assert meta["segmentation"] == {"backend": backend, "model": None, "weights": None, "threshold": threshold}
+    assert meta["masks"] == {"backend": "pose"}
+    labels = np.stack([read_image(path) for path in info.sequences[0].labels])
+    masks = np.stack([read_image(path) for path in info.sequences[0].masks])
+    if backend == "pose":  # the labels are the masks: one model run
+        assert np.array_equal(masks == 255, labels == 1)
+
+
+def test_masks_from_the_selfie_backend_and_a_backend_that_cannot_make_masks(tmp_path, example_target, short_clip):
+    selfie = tmp_path / "selfie"
+    result = CliRunner().invoke(app, ["prepare", str(example_target), "-o", str(selfie), "--mask-backend", "selfie",
+                                      "--size", "64x64", "--no-flow", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((selfie / "dataset.json").read_text())["masks"] == {"backend": "selfie"}
+    masks = np.stack([read_image(path) for path in open_dataset(selfie).sequences[0].masks])
+    assert set(np.unique(masks)) == {0, 255} and 0.2 < (masks == 255).mean() < 0.8
+    refused = CliRunner().invoke(app, ["prepare", str(short_clip), "-o", str(tmp_path / "d"), "--mask-backend",
+                                       "segformer"])
+    assert refused.exit_code == 1 and "masks need a person segmentation backend (pose, selfie)" in refused.stderr
+    assert not (tmp_path / "d").exists()
 
 
 def test_no_person_is_refused_and_leaves_nothing(tmp_path):

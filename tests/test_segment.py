@@ -1,5 +1,5 @@
-"""Segmentation: mediapipe on a real photo, the transformers backend on a tiny model, smoothing, flicker,
-`v2v segment` outputs and its errors."""
+"""Segmentation: the pose and selfie backends on a real photo, the transformers backend on a tiny model,
+smoothing, flicker, `v2v segment` outputs and its errors. Real footage: tests/test_segment_real.py."""
 
 from __future__ import annotations
 
@@ -76,9 +76,17 @@ def small_clip(tmp_path_factory):
     return path
 
 
-def test_mediapipe_segments_the_astronaut_and_writes_one_label_map_per_frame(still_clip, tmp_path):
+# backend option -> (name recorded, least IoU with the helmet left out, least IoU with the helmet as background)
+# Measured: pose 0.946 / 0.914, selfie 0.929 / 0.727 (the selfie model counts the held helmet as person).
+PERSON_BACKENDS = {(): ("pose", 0.9, 0.88), ("-b", "selfie"): ("selfie", 0.9, 0.0),
+                   ("-b", "mediapipe"): ("selfie", 0.9, 0.0)}
+
+
+@pytest.mark.parametrize("options", list(PERSON_BACKENDS), ids=["default", "selfie", "mediapipe"])
+def test_person_backends_segment_the_astronaut_and_write_one_label_map_per_frame(still_clip, tmp_path, options):
+    name, least, least_helmet_as_background = PERSON_BACKENDS[options]
     output = tmp_path / "out"
-    result = runner.invoke(app, ["segment", str(still_clip), "-o", str(output), "--json", "--quiet"])
+    result = runner.invoke(app, ["segment", str(still_clip), "-o", str(output), "--json", "--quiet", *options])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["frames"] == summary["label_images"] == 3 and summary["fps"] > 0
@@ -88,10 +96,11 @@ def test_mediapipe_segments_the_astronaut_and_writes_one_label_map_per_frame(sti
     for path in paths:
         labels = read_image(path)
         assert labels.shape == (256, 256) and labels.dtype == np.uint8 and set(np.unique(labels)) <= {0, 1}
-        assert iou(labels == 1, person, ignored) >= 0.8
+        assert iou(labels == 1, person, ignored) >= least
+        assert iou(labels == 1, person, np.zeros_like(ignored)) >= least_helmet_as_background
         assert (labels == 1)[person].mean() >= 0.9  # covers the person
     classes = json.loads((output / "classes.json").read_text())
-    assert classes["backend"] == "mediapipe"
+    assert classes["backend"] == summary["backend"] == name
     assert [(c["id"], c["name"]) for c in classes["classes"]] == [(0, "background"), (1, "person")]
     assert probe_video(output / "segment.mp4").frame_count == 3
     preview = next(read_frames(output / "segment.mp4"))
@@ -101,13 +110,31 @@ def test_mediapipe_segments_the_astronaut_and_writes_one_label_map_per_frame(sti
     assert summary["still_fraction"] > 0.9 and summary["flicker_rate"] < 0.01
 
 
-def test_threshold_trades_person_pixels_and_overlay_shows_the_input(still_clip, tmp_path):
+@pytest.mark.parametrize("backend", ["pose", "selfie"])
+def test_threshold_trades_person_pixels(backend):
     frame = astronaut()
     counts = []
     for threshold in (0.05, 0.95):
-        with make_backend(SegmentConfig(threshold=threshold)) as backend:
-            counts.append(int(backend.labels(backend.scores(frame, 0)).sum()))
+        with make_backend(SegmentConfig(backend=backend, threshold=threshold)) as segmenter:
+            counts.append(int(segmenter.labels(segmenter.scores(frame, 0)).sum()))
     assert counts[0] > counts[1] > 0
+
+
+def test_pose_backend_marks_everyone_it_finds_and_nothing_without_a_person():
+    frame = astronaut()
+    # The astronaut and her mirror image apart, on a square canvas (the detector sees a square).
+    pair = np.concatenate([frame, np.zeros((256, 128, 3), np.uint8), frame[:, ::-1]], axis=1)
+    pair = np.concatenate([pair, np.zeros_like(pair)], axis=0)
+    with make_backend(SegmentConfig(backend="pose")) as segmenter:
+        labels = segmenter.labels(segmenter.scores(pair, 0))
+        empty = segmenter.labels(segmenter.scores(np.full_like(pair, 128), 40))
+    person, _ = person_mask()
+    assert labels[:256, :256][person].mean() > 0.9 and labels[:256, 384:][person[:, ::-1]].mean() > 0.9
+    assert labels[256:].mean() < 0.01
+    assert empty.shape == (512, 640) and not empty.any()
+
+
+def test_overlay_shows_the_input_and_no_preview_skips_it(still_clip, tmp_path):
     result = runner.invoke(app, ["segment", str(still_clip), "-o", str(tmp_path / "out"), "--overlay", "--quiet"])
     assert result.exit_code == 0, result.output
     preview = next(read_frames(tmp_path / "out" / "segment.mp4"))
@@ -317,8 +344,10 @@ def test_missing_detectron2_names_how_to_install_it(small_clip, tmp_path):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--backend", "deeplab"], "error: unknown segmentation backend 'deeplab'; "
-                               "choose one of: mediapipe, segformer, detectron2"),
+                               "choose one of: pose, selfie, segformer, detectron2"),
     (["--model", "missing.tflite"], "error: missing.tflite: model file not found"),
+    (["-b", "selfie", "--model", "missing.tflite"], "error: missing.tflite: model file not found"),
+    (["--threshold", "1.5"], "error: threshold must be between 0 and 1, not 1.5"),
     (["--backend", "segformer", "--model", "./no/such/folder"], "error: ./no/such/folder: model folder not found"),
 ])
 def test_bad_options_fail_in_one_line_without_output(small_clip, tmp_path, arguments, message):

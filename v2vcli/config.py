@@ -76,10 +76,12 @@ class DataConfig:
     segmentation datasets, not pose ones" (a mirrored pose rendering swaps its left/right colours).
 
     root (the dataset folder, as `RunSettings.dataset` named it), condition, num_classes,
-    instance_edges, fps, pose_stats and dataset_size (the dataset's [W, H], the size its condition maps
-    were rendered at) are filled from the dataset when training starts, so a model file alone says what
-    it was trained on and what it expects: "pose" (RGB rendering, 3 channels in [-1, 1]) or "segment"
-    (num_classes one-hot channels), plus one instance-edge channel when instance_edges.
+    instance_edges, fps, pose_stats, dataset_size (the dataset's [W, H], the size its condition maps
+    were rendered at) and segmentation (the backend settings that made a segment dataset's labels, so
+    `generate --from segment` can label new video the same way) are filled from the dataset when
+    training starts, so a model file alone says what it was trained on and what it expects: "pose" (RGB
+    rendering, 3 channels in [-1, 1]) or "segment" (num_classes one-hot channels), plus one instance-edge
+    channel when instance_edges.
     """
 
     root: str = ""
@@ -91,6 +93,7 @@ class DataConfig:
     fps: float | None = None
     pose_stats: dict | None = None
     dataset_size: list[int] | None = None
+    segmentation: dict | None = None
     flip: bool | None = None
     scale_jitter: float = 0.1
     flow_method: str = "dis-medium"

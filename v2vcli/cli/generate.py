@@ -7,35 +7,47 @@ from pathlib import Path
 import typer
 
 from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+from v2vcli.cli.segment import MODEL_HELP, SegmentWeights, Smooth, backend_option, threshold_option
 
 Device = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (auto: CUDA when present).")
 Crf = typer.Option(18, "--crf", help="H.264 quality, 0-51 (lower is better).")
-PoseModel = typer.Option(None, "--pose-model", help="PoseLandmarker .task file [default: from weights/].")
+OUTPUT_HELP = ("Output video (.mp4, .mkv, .mov, .webm) or a folder of PNG frames (a path without a suffix) "
+               "[default: {default}].")
+PoseModel = typer.Option(None, "--pose-model", help="PoseLandmarker .task file (default: from weights/).")
 
 
 def generate(
-    condition: Path = typer.Argument(..., help="Condition video (e.g. pose.mp4), label PNG folder, or raw video "
-                                               "with --from."),
+    condition: Path = typer.Argument(..., help="pose.mp4 or poses.json (`v2v pose`), label PNG folder, or raw "
+                                               "video with --from."),
     model: str = typer.Option(..., "--model", "-m", help="Model name (see `v2v models`) or path."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output mp4 [default: CONDITION_generated.mp4]."),
+    output: Path = typer.Option(None, "--output", "-o", help=OUTPUT_HELP.format(default="CONDITION_generated.mp4")),
     source: str = typer.Option(None, "--from", help="Preprocess a raw video first: pose or segment."),
     audio: Path = typer.Option(None, "--audio", "-a", help="File whose audio goes on the result "
-                                                           "[default: the condition video's own]."),
+                                                           "(default: the condition video's own)."),
     fps: float = typer.Option(24.0, "--fps", help="Frame rate for a label folder (videos keep theirs)."),
     device: str = Device,
     crf: int = Crf,
     pose_model: Path = PoseModel,
+    backend: str = backend_option(None, "the one the model's dataset was made with, else pose"),
+    segment_model: str = typer.Option(None, "--segment-model", help=MODEL_HELP),
+    weights: Path = SegmentWeights,
+    threshold: float = threshold_option(None, "the dataset's, else 0.5"),
+    smooth: float = Smooth,
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
     json_output: bool = Json,
 ) -> None:
-    """Turn condition maps (poses or segmentation labels) into a video with a trained model."""
+    """Turn condition maps (poses or segmentation labels) into a video with a trained model. A pose.mp4
+    is rendered again from the poses.json beside it, as training rendered its maps (the video's
+    compression shifts limb colours). The segmentation options apply to --from segment."""
     from v2vcli.inference.generate import GenerateConfig, generate_video
 
     output = output or condition.with_name(f"{condition.stem}_generated.mp4")
     config = GenerateConfig(model=model, source=source, audio=str(audio) if audio else None, device=device, fps=fps,
-                            pose_model=str(pose_model) if pose_model else None, crf=crf, overwrite=overwrite,
-                            quiet=quiet)
+                            segment_backend=backend, segment_model=segment_model,
+                            segment_weights=str(weights) if weights else None, segment_threshold=threshold,
+                            segment_smooth=smooth, pose_model=str(pose_model) if pose_model else None, crf=crf,
+                            overwrite=overwrite, quiet=quiet)
     summary = generate_video(condition, output, config)
     print_json(summary) if json_output else typer.echo(summary["output"])
 
@@ -43,7 +55,7 @@ def generate(
 def dance(
     source: Path = typer.Option(..., "--source", "-s", help="Video of the moves to copy."),
     target: str = typer.Option("demo", "--target", "-t", help="Model of the person who dances (name or path)."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output mp4 [default: SOURCE_TARGET.mp4]."),
+    output: Path = typer.Option(None, "--output", "-o", help=OUTPUT_HELP.format(default="SOURCE_TARGET.mp4")),
     side: bool = typer.Option(False, "--side-by-side", help="Write source | pose | result side by side."),
     device: str = Device,
     crf: int = Crf,

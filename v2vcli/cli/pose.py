@@ -11,7 +11,7 @@ from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
 
 def pose(
     video: Path = typer.Argument(..., help="Input video."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output folder [default: VIDEO's name + _pose]."),
+    output: Path = typer.Option(None, "--output", "-o", help="Output folder (default: VIDEO's name + _pose)."),
     overlay: bool = typer.Option(False, "--overlay", help="Draw the poses over the input instead of on black."),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Keep the raw keypoints (no One Euro smoothing)."),
     num_poses: int = typer.Option(1, "--num-poses", "-n", min=1, help="The most people to find per frame."),
@@ -20,7 +20,7 @@ def pose(
         help="Score a new person must reach to be found (lower finds more, and more false ones)."
     ),
     pose_model: Path = typer.Option(
-        None, "--pose-model", help="PoseLandmarker .task file [default: pose_landmarker_full.task in weights/]."
+        None, "--pose-model", help="PoseLandmarker .task file (default: pose_landmarker_full.task in weights/)."
     ),
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,

@@ -7,17 +7,24 @@ from pathlib import Path
 import typer
 
 from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+from v2vcli.cli.segment import MODEL_HELP, SegmentWeights, backend_option, threshold_option
 
 
 def prepare(
     videos: list[Path] = typer.Argument(..., help="Videos of the target person or scene (one sequence each)."),
     output: Path = typer.Option(..., "--output", "-o", help="Dataset folder to create."),
     condition: str = typer.Option("pose", "--condition", "-c", help="Condition maps: pose or segment."),
-    size: str = typer.Option(None, "--size", help="Frame size WIDTHxHEIGHT [default: the first video's]."),
-    backend: str = typer.Option("mediapipe", "--backend", help="Segmentation backend (with --condition segment)."),
-    model: str = typer.Option(None, "--model", help="Segmentation model: file, folder or hub id."),
+    size: str = typer.Option(None, "--size", help="Frame size WIDTHxHEIGHT (default: the first video's)."),
+    backend: str = backend_option("pose", "pose; with --condition segment"),
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    weights: Path = SegmentWeights,
+    threshold: float = threshold_option(0.5, "0.5"),
     pose_model: Path = typer.Option(None, "--pose-model", help="PoseLandmarker .task file."),
     masks: bool = typer.Option(True, "--masks/--no-masks", help="Write foreground masks (person segmentation)."),
+    mask_backend: str = typer.Option(
+        "pose", "--mask-backend", help="Person segmentation of the masks: pose (whole bodies, any distance; "
+                                       "for a pose dataset, the person whose pose is drawn) or selfie (a face "
+                                       "and shoulders close to the camera)."),
     flow: bool = typer.Option(True, "--flow/--no-flow", help="Write optical flow (else training computes it)."),
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
@@ -29,7 +36,8 @@ def prepare(
 
     config = PrepareConfig(
         condition=condition, size=parse_size(size) if size else None, segment_backend=backend,
-        segment_model=model, pose_model=str(pose_model) if pose_model else None, masks=masks, flow=flow,
+        segment_model=model, segment_weights=str(weights) if weights else None, segment_threshold=threshold,
+        pose_model=str(pose_model) if pose_model else None, masks=masks, mask_backend=mask_backend, flow=flow,
         overwrite=overwrite, quiet=quiet,
     )
     summary = prepare_dataset(videos, output, config)

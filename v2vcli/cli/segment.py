@@ -1,4 +1,8 @@
-"""`v2v segment`: semantic label maps for every frame of a video."""
+"""`v2v segment`: semantic label maps for every frame of a video.
+
+The segmentation options are defined here once; `v2v generate --from segment` and `v2v prepare` use
+the same ones, so a model is driven by the segmentation it was trained on.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,41 @@ import typer
 
 from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
 
+# Names as v2vcli.preprocess.segment.BACKENDS holds them (not imported: `v2v --help` stays instant).
+BACKENDS_HELP = ("pose (person masks of the pose landmarker: whole bodies at any distance), selfie (a face "
+                 "close to the camera; 'mediapipe' is its older name), segformer or detectron2")
+MODEL_HELP = ("Segmentation model: pose .task or selfie .tflite file (default: from the weights folders), "
+              "segformer model folder or hub id, detectron2 config .yaml.")
+
+
+def backend_option(default: str | None, shown_default: str) -> typer.models.OptionInfo:
+    """--backend/-b, with `shown_default` saying in the help what `default` means."""
+    return typer.Option(default, "--backend", "-b", show_default=False,
+                        help=f"Segmentation backend: {BACKENDS_HELP} (default: {shown_default}).")
+
+
+def threshold_option(default: float | None, shown_default: str) -> typer.models.OptionInfo:
+    return typer.Option(default, "--threshold", show_default=False,
+                        help="pose/selfie: person probability above which a pixel is labelled person (0..1) "
+                             f"(default: {shown_default}).")
+
+
+SegmentWeights = typer.Option(None, "--weights", help="detectron2: weights file (else the config's).")
+Smooth = typer.Option(
+    0.0, "--smooth", help="Temporal smoothing strength along the optical flow, 0 (off) to <1; 0.5 is a good "
+                          "start. Cuts flicker.")
+
 
 def segment(
     video: Path = typer.Argument(..., help="Input video."),
     output: Path = typer.Option(
         None, "--output", "-o", help="Output folder (default: VIDEO_STEM.segment next to VIDEO)."
     ),
-    backend: str = typer.Option("mediapipe", "--backend", "-b", help="mediapipe, segformer or detectron2."),
-    model: str = typer.Option(
-        None, "--model", "-m",
-        help="mediapipe: .tflite file (default: selfie_segmentation.tflite from the weights folders); "
-             "segformer: model folder or hub id; detectron2: config .yaml.",
-    ),
-    weights: Path = typer.Option(None, "--weights", help="detectron2: weights file (else the config's)."),
-    threshold: float = typer.Option(0.5, "--threshold", help="mediapipe: person probability above which a pixel "
-                                                             "is labelled person (0..1)."),
-    smooth: float = typer.Option(
-        0.0, "--smooth", help="Temporal smoothing strength along the optical flow, 0 (off) to <1; 0.5 is a "
-                              "good start. Cuts flicker, adds the flicker rate to --json."),
+    backend: str = backend_option("pose", "pose"),
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    weights: Path = SegmentWeights,
+    threshold: float = threshold_option(0.5, "0.5"),
+    smooth: float = Smooth,
     overlay: bool = typer.Option(False, "--overlay", help="Blend the preview on the input instead of black."),
     preview: bool = typer.Option(True, "--preview/--no-preview", help="Write the OUT/segment.mp4 preview."),
     device: str = typer.Option("auto", "--device", help="segformer/detectron2: auto, cpu, cuda or cuda:N."),

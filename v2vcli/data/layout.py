@@ -48,6 +48,7 @@ class DatasetInfo:
     fps: float
     sequences: list[SequenceFiles]
     pose_stats: dict | None = None
+    segmentation: dict | None = None  # the backend settings `v2v prepare` made the labels with
     extra: dict = field(default_factory=dict)
 
     @property
@@ -156,7 +157,7 @@ def _open_v2v(root: Path) -> DatasetInfo:
         sequences.append(SequenceFiles(entry["name"], frames, labels, masks, flows))
     problems.raise_if_any()
     return DatasetInfo(root, "v2v", meta["condition"], int(meta["num_classes"]), (width, height), float(meta["fps"]),
-                       sequences, meta.get("pose_stats"))
+                       sequences, meta.get("pose_stats"), meta.get("segmentation"))
 
 
 def _check_meta(meta: object, source: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from v2vcli.errors import BadInput
-from v2vcli.io.outputs import check_output
+from v2vcli.io.writers import check_video_output
 from v2vcli.progress import track
 
 
@@ -72,7 +72,7 @@ def dance(source: Path, output: Path, config: DanceConfig) -> dict:
 
     source, output = Path(source), Path(output)
     info = probe_video(source)
-    check_output(output, inputs=[source], overwrite=config.overwrite)
+    check_video_output(output, inputs=[source], overwrite=config.overwrite)
     model = LoadedModel(config.target, config.device)
     target_stats = model.config.data.pose_stats
     if model.condition != "pose" or not target_stats:

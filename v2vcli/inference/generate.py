@@ -1,45 +1,84 @@
-"""`v2v generate`: a condition video (or label folder) -> a synthesized video, streamed frame by frame.
+"""`v2v generate`: condition maps -> a synthesized video, streamed frame by frame.
 
 CONDITION is one of
   - a folder of label PNGs, as `v2v segment` (labels/) or `v2v prepare` write them;
-  - a video of condition maps, as `v2v pose` writes pose.mp4 (pose models);
-  - with `source="pose"|"segment"`, a raw video, turned into condition maps on the fly.
+  - a poses.json (`v2v pose`), for pose models: the keypoints are rendered as `v2v prepare` renders
+    the training maps;
+  - a pose.mp4 (`v2v pose`), for pose models: rendered from the poses.json beside it when that one
+    matches the video (frame count and size), else read from the video itself, whose lossy H.264
+    compression shifts the limb colours the model tells limbs apart by (a warning says so);
+  - with `source="pose"|"segment"`, a raw video, turned into condition maps on the fly: poses are
+    rendered as `v2v prepare` renders them; segmentation uses the backend of `segment_backend`, by
+    default the one the model's dataset was made with.
 Output: the model's size, the input's fps and frame count, the audio of `audio` (default: the
 condition video's own, if any).
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from v2vcli.errors import BadInput
-from v2vcli.io.outputs import check_output
+from v2vcli.io.writers import check_video_output
 from v2vcli.progress import track
 
+if TYPE_CHECKING:
+    from v2vcli.preprocess.segment import SegmentConfig
+
 SOURCES = ("pose", "segment")
+POSES_NAME = "poses.json"
 
 
 @dataclass
 class GenerateConfig:
-    """model: a name under weights/ or a path. source: None (CONDITION already holds condition maps),
-    "pose" or "segment" (preprocess a raw video). fps: for a label folder (video inputs keep theirs)."""
+    """model: a name under weights/ or a path. source: None (CONDITION already holds condition maps or
+    keypoints), "pose" or "segment" (preprocess a raw video). fps: for a label folder (videos and
+    poses.json keep theirs). segment_*: the segmentation for --from segment (v2vcli.preprocess.segment
+    SegmentConfig fields); segment_backend None is the backend recorded in the model's dataset.json,
+    else the default one, and then segment_model, segment_weights and segment_threshold left None come
+    from that record too."""
 
     model: str = "demo"
     source: str | None = None
     audio: str | None = None
     device: str = "auto"
     fps: float = 24.0
-    segment_backend: str = "mediapipe"
+    segment_backend: str | None = None
+    segment_model: str | None = None
+    segment_weights: str | None = None
+    segment_threshold: float | None = None
+    segment_smooth: float = 0.0
     pose_model: str | None = None
     crf: int = 18
     overwrite: bool = False
     quiet: bool = False
+
+
+@dataclass
+class ConditionStream:
+    """Condition maps at the model's size, with what they come from.
+
+    maps: iterator of (H, W, 3) uint8 renderings or (H, W) uint8 class ids. count, fps: of the output.
+    video: the video whose audio goes on the result by default, or None. origin: the file or folder the
+    maps come from (a poses.json read in place of the pose.mp4 named). segmentation: the SegmentConfig
+    of --from segment, else None. warnings: said once on stderr.
+    """
+
+    maps: Iterator[np.ndarray]
+    count: int
+    fps: Fraction
+    video: Path | None
+    origin: Path
+    segmentation: SegmentConfig | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 class LoadedModel:
@@ -60,6 +99,8 @@ class LoadedModel:
         self.condition: str = data.condition
         self.size: tuple[int, int] = (int(data.size[0]), int(data.size[1]))
         self.channels = self.config.model.label_channels
+        # The size the training maps were rendered at (the dataset's); older models only know their own.
+        self.render_size: tuple[int, int] = tuple(data.dataset_size or self.size)
         self.sequential = SequentialGenerator(generator, self.config, self.device)
 
     def generate(self, condition_map: np.ndarray):
@@ -70,7 +111,6 @@ class LoadedModel:
         from v2vcli.data.conditions import encode_conditions
 
         return self.sequential.tensor(encode_conditions(condition_map[None], self.condition, self.channels)[0])
-
 
     def fit(self, condition_map: np.ndarray) -> np.ndarray:
         """Resize a condition map to the model's size (nearest for class ids, area for renderings)."""
@@ -96,11 +136,11 @@ def frame_writer(write: Callable[..., None]):
     return BackgroundSink(handle)
 
 
-def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig
-                   ) -> tuple[Iterator[np.ndarray], int, Fraction, Path | None]:
-    """(condition maps at the model's size, frame count, fps, the video the maps come from or None)."""
+def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) -> ConditionStream:
+    """The condition maps of `condition` (see the module docstring) for `model`."""
     from v2vcli.io.frames import frame_paths, read_image
-    from v2vcli.io.video import VideoReader
+    from v2vcli.io.video import VideoReader, probe_video
+    from v2vcli.preprocess.pose import read_poses
 
     if config.source is not None and config.source not in SOURCES:
         raise BadInput(f"--from {config.source!r}: choose one of {', '.join(SOURCES)}")
@@ -108,19 +148,56 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig
         raise BadInput(f"the model takes {model.condition} maps, not --from {config.source}")
     if condition.is_dir():
         paths = frame_paths(condition)
-        maps = (read_image(path) for path in paths)
-        return (model.fit(check_map(m, model, path)) for m, path in zip(maps, paths, strict=True)), len(paths), \
-            Fraction(config.fps).limit_denominator(1001), None
-    reader = VideoReader(condition)
-    fps, count = reader.info.fps, reader.info.frame_count
+        maps = (model.fit(check_map(read_image(path), model, path)) for path in paths)
+        return ConditionStream(maps, len(paths), Fraction(config.fps).limit_denominator(1001), None, condition)
+    if condition.suffix.lower() == ".json":
+        if config.source is not None or model.condition != "pose":
+            raise BadInput(f"{condition}: keypoints drive pose models only, without --from")
+        header, poses = read_poses(condition)
+        fps = Fraction(header.get("fps_fraction") or header["fps"]).limit_denominator(100000)
+        maps = pose_maps(poses, (header["width"], header["height"]), model)
+        return ConditionStream(maps, len(poses), fps, None, condition)
+    info = probe_video(condition)
+    reader, size = VideoReader(condition, info=info), (info.width, info.height)
+    stream = ConditionStream(iter(()), info.frame_count, info.fps, condition, condition)
     if config.source is None:
         if model.condition == "segment":
             raise BadInput(f"{condition}: a segment model takes a folder of label PNGs (as `v2v segment` writes "
                            "labels/), or a raw video with --from segment")
-        return (model.fit(frame) for frame in reader), count, fps, condition
-    if config.source == "pose":
-        return (model.fit(m) for m in rendered_poses(reader, fps, config)), count, fps, condition
-    return (model.fit(m) for m in segmented(reader, fps, config)), count, fps, condition
+        poses_file, poses, reason = matching_poses(condition, info)
+        if poses is not None:
+            stream.maps, stream.origin = pose_maps(poses, size, model), poses_file
+            return stream
+        stream.warnings.append(
+            f"{condition}: reading pose maps from the video itself ({reason}): its H.264 compression shifts "
+            f"the limb colours the model tells limbs apart by, so the maps differ from the ones it trained "
+            f"on; give the {POSES_NAME} that `v2v pose` wrote beside it (as CONDITION, or in the video's folder)")
+        stream.maps = (model.fit(frame) for frame in reader)
+    elif config.source == "pose":
+        stream.maps = pose_maps(estimated_poses(reader, info.fps, config), size, model)
+    else:
+        stream.segmentation = segmentation_settings(config, model)
+        stream.maps = segmented(reader, info.fps, stream.segmentation, model)
+    return stream
+
+
+def matching_poses(video: Path, info) -> tuple[Path, list[np.ndarray | None] | None, str]:
+    """(the poses.json beside `video`, its frames when it describes the video's frames (count and size)
+    else None, why not)."""
+    from v2vcli.preprocess.pose import read_poses
+
+    path = video.parent / POSES_NAME
+    if not path.is_file():
+        return path, None, f"no {POSES_NAME} beside it"
+    try:
+        header, poses = read_poses(path)
+    except BadInput as error:
+        return path, None, str(error)
+    width, height = header.get("width"), header.get("height")
+    if (width, height) != (info.width, info.height) or len(poses) != info.frame_count:
+        return path, None, (f"{path} describes {len(poses)} frames of {width}x{height}, "
+                            f"the video has {info.frame_count} of {info.width}x{info.height}")
+    return path, poses, ""
 
 
 def check_map(condition_map: np.ndarray, model: LoadedModel, path: Path) -> np.ndarray:
@@ -131,22 +208,70 @@ def check_map(condition_map: np.ndarray, model: LoadedModel, path: Path) -> np.n
     return condition_map
 
 
-def rendered_poses(frames, fps, config: GenerateConfig) -> Iterator[np.ndarray]:
-    from v2vcli.preprocess.pose import PoseConfig, PoseEstimator
+def pose_maps(poses: Iterable[np.ndarray | None], source_size: tuple[int, int], model: LoadedModel
+              ) -> Iterator[np.ndarray]:
+    """Keypoints found on frames of `source_size` (W, H), float (P, 33, C) or None per frame -> the
+    model's pose maps, rendered as `v2v prepare` renders its training maps: at the dataset's size (the
+    keypoints scaled to it), then fitted to the model's size as training resizes them."""
     from v2vcli.preprocess.render import render_pose
+
+    width, height = model.render_size
+    scale = np.array([width / source_size[0], height / source_size[1]])
+    for landmarks in poses:
+        scaled = None
+        if landmarks is not None:
+            scaled = np.array(landmarks, dtype=np.float64)
+            scaled[..., :2] *= scale
+        yield model.fit(render_pose(scaled, (width, height)))
+
+
+def estimated_poses(frames: Iterable[np.ndarray], fps, config: GenerateConfig) -> Iterator[np.ndarray | None]:
+    """The landmarks (P, 33, 5) of each frame, or None, as `v2v pose` finds them."""
+    from v2vcli.preprocess.pose import PoseConfig, PoseEstimator
 
     model = Path(config.pose_model) if config.pose_model else None
     with PoseEstimator(fps, PoseConfig(model=model)) as estimator:
         for frame in frames:
             found = estimator(frame)
-            yield render_pose(found.landmarks if found is not None else None, (frame.shape[1], frame.shape[0]))
+            yield None if found is None else found.landmarks
 
 
-def segmented(frames, fps, config: GenerateConfig) -> Iterator[np.ndarray]:
-    from v2vcli.preprocess.segment import SegmentConfig, make_backend, segment_frames
+def segmentation_settings(config: GenerateConfig, model: LoadedModel) -> SegmentConfig:
+    """The SegmentConfig for --from segment: the options given, the rest from the model's dataset.json
+    record of how its labels were made (when that dataset is still where training read it), else the
+    defaults. BadInput for an unknown backend name."""
+    from v2vcli.preprocess.segment import DEFAULT_BACKEND, SegmentConfig, backend_name
 
-    with make_backend(SegmentConfig(backend=config.segment_backend)) as backend:
-        yield from segment_frames(frames, backend, fps=float(fps))
+    recorded = trained_segmentation(model)
+    backend = backend_name(config.segment_backend or recorded.get("backend") or DEFAULT_BACKEND)
+    # The recorded model and weights belong to the recorded backend only.
+    same = recorded if recorded.get("backend") == backend else {}
+    threshold = config.segment_threshold
+    if threshold is None:
+        threshold = same.get("threshold", SegmentConfig.threshold)
+    return SegmentConfig(backend=backend, model=config.segment_model or same.get("model"),
+                         weights=config.segment_weights or same.get("weights"), threshold=threshold,
+                         smooth=config.segment_smooth, device=config.device)
+
+
+def trained_segmentation(model: LoadedModel) -> dict:
+    """The segmentation settings ({backend, model, weights, threshold}) that made the labels the model
+    was trained on, as its config recorded them; {} for a model that has no record."""
+    return model.config.data.segmentation or {}
+
+
+def segmented(frames: Iterable[np.ndarray], fps: Fraction, settings: SegmentConfig, model: LoadedModel
+              ) -> Iterator[np.ndarray]:
+    """Class-id maps of `frames` by the segmentation `settings` (a SegmentConfig), at the model's size."""
+    from v2vcli.preprocess.segment import make_backend, segment_frames
+
+    with make_backend(settings) as backend:
+        classes = model.config.data.num_classes
+        if classes is not None and len(backend.classes) != classes:
+            raise BadInput(f"the {settings.backend} backend labels {len(backend.classes)} classes, the model "
+                           f"takes {classes}: pass the --backend and --segment-model its dataset was made with")
+        for labels in segment_frames(frames, backend, fps=float(fps), smooth=settings.smooth):
+            yield model.fit(labels)
 
 
 def generate_video(condition: Path, output: Path, config: GenerateConfig) -> dict:
@@ -157,15 +282,19 @@ def generate_video(condition: Path, output: Path, config: GenerateConfig) -> dic
     if not condition.exists():
         raise BadInput(f"{condition}: no such file or folder")
     audio = Path(config.audio) if config.audio else None
-    check_output(output, inputs=[condition] + ([audio] if audio else []), overwrite=config.overwrite)
+    check_video_output(output, inputs=[condition] + ([audio] if audio else []), overwrite=config.overwrite)
     model = LoadedModel(config.model, config.device)
-    maps, count, fps, video = condition_maps(condition, model, config)
+    stream = condition_maps(condition, model, config)
+    for warning in stream.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    with VideoWriter(output, fps, crf=config.crf, audio_from=audio or video) as writer, \
+    with VideoWriter(output, stream.fps, crf=config.crf, audio_from=audio or stream.video) as writer, \
             frame_writer(writer.write) as sink:
-        for condition_map in track(maps, count, f"generate {output.name}", config.quiet):
+        for condition_map in track(stream.maps, stream.count, f"generate {output.name}", config.quiet):
             sink.put(model.generate(condition_map))
     seconds = time.perf_counter() - started
-    return {"output": str(output), "model": str(model.path), "frames": writer.frames_written,
-            "size": list(model.size), "fps": float(fps), "seconds": round(seconds, 2),
-            "frames_per_second": round(writer.frames_written / max(seconds, 1e-9), 2)}
+    return {"output": str(output), "model": str(model.path), "condition": str(stream.origin),
+            "frames": writer.frames_written, "size": list(model.size), "fps": float(stream.fps),
+            "seconds": round(seconds, 2), "frames_per_second": round(writer.frames_written / max(seconds, 1e-9), 2),
+            "segmentation": asdict(stream.segmentation) if stream.segmentation else None,
+            "warnings": stream.warnings}

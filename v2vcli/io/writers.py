@@ -26,7 +26,7 @@ from v2vcli.errors import BadInput, V2VError
 from v2vcli.io import ffmpeg
 from v2vcli.io.containers import container_for
 from v2vcli.io.mux import mux_audio
-from v2vcli.io.outputs import CloseOrAbort, atomic_path, commit, remove, temporary_sibling
+from v2vcli.io.outputs import CloseOrAbort, atomic_path, check_output, commit, remove, temporary_sibling
 
 PREVIEW_PRESET = "veryfast"
 FOLDER = ""  # the registry key of frame folders
@@ -44,6 +44,13 @@ def writer_class(path: Path | str) -> type[VideoWriter]:
         raise BadInput(f"{path}: cannot write {suffix} files; outputs are videos ({videos}) or a folder of "
                        "PNG frames (a path without a suffix)")
     return WRITERS[suffix]
+
+
+def check_video_output(output: Path | str, inputs: Iterable[Path] = (), overwrite: bool = False) -> Path:
+    """`check_output` for a video output, which must also have a format v2v writes: checked before any
+    work, so a wrong suffix is not found out after a model has loaded and a pose pass has run."""
+    writer_class(output)
+    return check_output(Path(output), inputs, overwrite)
 
 
 class VideoWriter(CloseOrAbort):

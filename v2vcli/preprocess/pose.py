@@ -4,7 +4,8 @@ Library API on frame iterators (`estimate_poses`), the `poses.json` format (`Pos
 `read_poses`, documented in docs/pose.md) and `run_pose`, which `v2v pose` calls: VIDEO ->
 OUT/poses.json + OUT/pose.mp4. Landmarks are float32 arrays (P, 33, 5): x, y in pixels, z (depth,
 mediapipe's scale: about the units of x / image width, origin between the hips, smaller = nearer),
-visibility and presence in [0, 1].
+visibility and presence in [0, 1]. With `PoseConfig(segmentation_masks=True)` the same landmarker also
+gives each frame's person mask (the `pose` segmentation backend and `v2v prepare`'s masks use it).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class PoseConfig:
       tracking it to the next frame instead of detecting again. Detection asks 0.7, not mediapipe's
       0.5: at 0.5 a coffee cup on a saucer (scikit-image's `coffee`) gets a skeleton in most frames;
       at 0.7 none does, and a person once found is tracked whatever this value.
+    segmentation_masks: also compute the person mask of every person found (PoseFrame.segmentation);
+      it costs the upsampling of one 256x256 mask per person to the frame's size.
     """
 
     model: Path | None = None
@@ -51,6 +54,7 @@ class PoseConfig:
     min_detection_confidence: float = 0.7
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
+    segmentation_masks: bool = False
 
     def __post_init__(self) -> None:
         if self.num_poses < 1:
@@ -62,10 +66,15 @@ class PoseConfig:
 
 @dataclass(frozen=True)
 class PoseFrame:
-    """The people found in one frame: `landmarks` float32 (P, 33, 5), P >= 1, columns as COLUMNS."""
+    """The people found in one frame: `landmarks` float32 (P, 33, 5), P >= 1, columns as COLUMNS.
+
+    `segmentation`: float32 (H, W) in [0, 1], the probability that a pixel belongs to one of the people
+    (the highest over them), when the estimator's config asks for segmentation masks; else None.
+    """
 
     index: int
     landmarks: np.ndarray
+    segmentation: np.ndarray | None = None
 
     @property
     def people(self) -> int:
@@ -119,6 +128,7 @@ class PoseEstimator:
             min_pose_detection_confidence=config.min_detection_confidence,
             min_pose_presence_confidence=config.min_presence_confidence,
             min_tracking_confidence=config.min_tracking_confidence,
+            output_segmentation_masks=config.segmentation_masks,
         )
         with native_logs_silenced():
             try:
@@ -140,8 +150,12 @@ class PoseEstimator:
                 self._landmarker.close()
             self._landmarker = None
 
-    def __call__(self, frame: np.ndarray) -> PoseFrame | None:
-        """Landmarks of the people in `frame` (RGB uint8 (H, W, 3)), or None when there is nobody."""
+    def __call__(self, frame: np.ndarray, timestamp_ms: int | None = None) -> PoseFrame | None:
+        """Landmarks of the people in `frame` (RGB uint8 (H, W, 3)), or None when there is nobody.
+
+        The frame's time comes from its index and the fps, or from `timestamp_ms` when the caller has
+        its own clock (the segmentation backends' `scores(frame, timestamp_ms)`).
+        """
         import mediapipe as mp
 
         if self._landmarker is None:
@@ -151,7 +165,8 @@ class PoseEstimator:
         index = self.index
         self.index += 1
         # mediapipe needs strictly increasing integer milliseconds; time 0 went to the warm-up frame.
-        timestamp = max(1 + round(index * 1000 / self.fps), self._last_timestamp + 1)
+        own_time = round(index * 1000 / self.fps) if timestamp_ms is None else timestamp_ms
+        timestamp = max(1 + own_time, self._last_timestamp + 1)
         self._last_timestamp = timestamp
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
         if self._logs_pending:
@@ -171,8 +186,14 @@ class PoseEstimator:
             dtype=np.float64,
         )
         if self.config.smooth:
-            self._smooth(landmarks, index / float(self.fps), width)
-        return PoseFrame(index=index, landmarks=landmarks.astype(np.float32))
+            seconds = index / float(self.fps) if timestamp_ms is None else timestamp_ms / 1000
+            self._smooth(landmarks, seconds, width)
+        segmentation = None
+        if result.segmentation_masks:
+            # numpy_view() points into mediapipe's buffers, reused by the next call: the maximum copies it out.
+            segmentation = np.maximum.reduce([mask.numpy_view().reshape(height, width)
+                                              for mask in result.segmentation_masks]).astype(np.float32)
+        return PoseFrame(index=index, landmarks=landmarks.astype(np.float32), segmentation=segmentation)
 
     def _smooth(self, landmarks: np.ndarray, seconds: float, width: int) -> None:
         """Filter x, y, z of every person in place, each with the filter of the same person last frame."""

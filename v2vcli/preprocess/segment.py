@@ -6,8 +6,12 @@
                             not with preview=False (--no-preview)
     OUT/segment.json        the run's summary (what --json prints)
 
-Backends (mediapipe is the offline default; the others are optional extras):
-    mediapipe   person vs background, selfie segmentation model (weights/selfie_segmentation.tflite)
+Backends (pose and selfie run offline; the others are optional extras):
+    pose        person vs background, the person masks of mediapipe's pose landmarker
+                (weights/pose_landmarker_full.task): the default, right for whole bodies at any distance
+    selfie      person vs background, mediapipe's selfie segmentation model
+                (weights/selfie_segmentation.tflite): for a face and shoulders close to the camera;
+                `mediapipe` is its older name
     segformer   any transformers semantic/universal segmentation model (SegFormer, Mask2Former, ...)
     detectron2  a detectron2 semantic or panoptic predictor (config + weights)
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +37,20 @@ from v2vcli.preprocess.labels import (
 )
 from v2vcli.preprocess.segment_backends import (
     Detectron2Backend,
-    MediapipeBackend,
+    PoseBackend,
     SegmentBackend,
+    SelfieBackend,
     TransformersBackend,
 )
 
 BACKENDS: dict[str, type[SegmentBackend]] = {
-    "mediapipe": MediapipeBackend,
-    "segformer": TransformersBackend,
-    "detectron2": Detectron2Backend,
+    backend.name: backend for backend in (PoseBackend, SelfieBackend, TransformersBackend, Detectron2Backend)
 }
-DEFAULT_BACKEND = "mediapipe"
+# Older names that keep working; outputs record the name they stand for.
+ALIASES = {"mediapipe": SelfieBackend.name}
+DEFAULT_BACKEND = PoseBackend.name
+# The backends whose labels are person (1) vs background (0): their labels are foreground masks as they are.
+PERSON_BACKENDS = (PoseBackend.name, SelfieBackend.name)
 LABELS_DIR = "labels"
 CLASSES_NAME = "classes.json"
 SUMMARY_NAME = "segment.json"
@@ -57,9 +64,10 @@ SMOOTHING_FLOW = "dis-fast"
 class SegmentConfig:
     """What `v2v segment` runs.
 
-    backend: a BACKENDS name. model: mediapipe .tflite file, transformers folder or hub id, or detectron2
-    config file. weights: detectron2 weights file. threshold: mediapipe person probability (0..1).
-    smooth: temporal smoothing strength in [0, 1), 0 = off. device: auto, cpu, cuda or cuda:N.
+    backend: a BACKENDS name (or one of ALIASES). model: pose .task file, selfie .tflite file,
+    transformers folder or hub id, or detectron2 config file. weights: detectron2 weights file.
+    threshold: pose/selfie person probability (0..1). smooth: temporal smoothing strength in [0, 1),
+    0 = off. device: auto, cpu, cuda or cuda:N.
     """
 
     backend: str = DEFAULT_BACKEND
@@ -70,13 +78,18 @@ class SegmentConfig:
     device: str = "auto"
 
 
+def backend_name(name: str) -> str:
+    """The BACKENDS name `name` stands for (itself, or what an alias means); BadInput listing the valid
+    names for an unknown one."""
+    name = ALIASES.get(name, name)
+    if name not in BACKENDS:
+        raise BadInput(f"unknown segmentation backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+    return name
+
+
 def make_backend(config: SegmentConfig) -> SegmentBackend:
     """Build the backend `config.backend` names; BadInput listing the valid names for an unknown one."""
-    try:
-        backend = BACKENDS[config.backend]
-    except KeyError:
-        raise BadInput(f"unknown segmentation backend {config.backend!r}; "
-                       f"choose one of: {', '.join(BACKENDS)}") from None
+    backend = BACKENDS[backend_name(config.backend)]
     if not 0.0 <= config.smooth < 1.0:
         raise BadInput(f"smoothing strength must be in [0, 1), not {config.smooth}")
     return backend(model=config.model, weights=config.weights, threshold=config.threshold, device=config.device)
@@ -156,9 +169,9 @@ def export_segmentation(
     from v2vcli.progress import track
 
     config = config or SegmentConfig()
+    # An unknown name fails before the video is probed; an alias is recorded as what it stands for.
+    config = replace(config, backend=backend_name(config.backend))
     video, output = Path(video), Path(output)
-    if config.backend not in BACKENDS:
-        make_backend(config)  # raises the unknown-name error before the video is probed
     info = probe_video(video)
     check_output(output, [video], overwrite)
     measure_flicker = measure_flicker or config.smooth > 0

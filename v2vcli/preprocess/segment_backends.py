@@ -1,4 +1,5 @@
-"""Segmentation backends: mediapipe (offline default), transformers SegFormer/Mask2Former, detectron2.
+"""Segmentation backends: mediapipe's pose landmarker masks (offline default) and selfie segmenter,
+transformers SegFormer/Mask2Former, detectron2.
 
 Each imports its library when it is built, so listing or importing the registry costs nothing and a
 missing optional library is one MissingBackend line naming how to install it.
@@ -50,17 +51,63 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-class MediapipeBackend(SegmentBackend):
-    """mediapipe Tasks ImageSegmenter in VIDEO mode. With the selfie model (one output): person vs
-    background, person where its probability exceeds `threshold`; a multi-class model (several
-    outputs, e.g. selfie_multiclass) gives one class per output."""
+class PersonBackend(SegmentBackend):
+    """Person vs background from a person probability (scores C = 1): person where it exceeds `threshold`."""
 
-    name = "mediapipe"
+    classes = [SegmentClass(0, "background", (0, 0, 0)), SegmentClass(1, "person", (220, 20, 60))]
+
+    def __init__(self, threshold: float):
+        if not 0.0 < threshold < 1.0:
+            raise BadInput(f"threshold must be between 0 and 1, not {threshold}")
+        self.threshold = threshold
+
+    def labels(self, scores: np.ndarray) -> np.ndarray:
+        if scores.shape[2] == 1:
+            return (scores[..., 0] > self.threshold).astype(np.uint8)
+        return super().labels(scores)
+
+
+class PoseBackend(PersonBackend):
+    """The person masks of mediapipe's PoseLandmarker (weights/pose_landmarker_full.task), the model
+    `v2v pose` uses: every person it finds (up to MAX_PEOPLE) is `person`. Made for whole bodies at any
+    distance from the camera; a face filling the frame may go unfound (the selfie backend is for that)."""
+
+    name = "pose"
+    MAX_PEOPLE = 4
+
+    def __init__(self, model: Path | str | None = None, threshold: float = 0.5, **_):
+        super().__init__(threshold)
+        from v2vcli.preprocess.pose import POSE_MODEL_FILE, PoseConfig, PoseEstimator
+        from v2vcli.weights import find_weight_file
+
+        path = find_weight_file(POSE_MODEL_FILE, model, option="--model")
+        # No One Euro smoothing: it moves keypoints only, and the masks come from mediapipe's own tracking.
+        config = PoseConfig(model=path, num_poses=self.MAX_PEOPLE, smooth=False, segmentation_masks=True)
+        # The frame rate only sets timestamps, and scores() passes its own.
+        self._estimator = PoseEstimator(30, config).__enter__()
+
+    def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
+        found = self._estimator(frame, timestamp_ms)
+        if found is None or found.segmentation is None:
+            return np.zeros((*frame.shape[:2], 1), np.float32)
+        return found.segmentation[..., None]
+
+    def close(self) -> None:
+        if getattr(self, "_estimator", None) is not None:
+            self._estimator.close()
+            self._estimator = None
+
+
+class SelfieBackend(PersonBackend):
+    """mediapipe Tasks ImageSegmenter in VIDEO mode. With the selfie model (one output, made for a face
+    near the camera): person vs background, person where its probability exceeds `threshold`; a
+    multi-class model (several outputs, e.g. selfie_multiclass) gives one class per output."""
+
+    name = "selfie"
     MODEL_FILE = "selfie_segmentation.tflite"
 
     def __init__(self, model: Path | str | None = None, threshold: float = 0.5, **_):
-        if not 0.0 < threshold < 1.0:
-            raise BadInput(f"threshold must be between 0 and 1, not {threshold}")
+        super().__init__(threshold)
         from v2vcli.weights import find_weight_file
 
         path = find_weight_file(self.MODEL_FILE, model, option="--model")
@@ -80,11 +127,8 @@ class MediapipeBackend(SegmentBackend):
             raise MissingModel(f"{path}: not a segmentation model mediapipe can load ({first_line(error)})") from None
         self._mp = mp
         self._first = True
-        self.threshold = threshold
         names = list(self._segmenter.labels or [])
-        if len(names) <= 1:
-            self.classes = [SegmentClass(0, "background", (0, 0, 0)), SegmentClass(1, "person", (220, 20, 60))]
-        else:
+        if len(names) > 1:
             self.classes = class_table(dict(enumerate(names)))
 
     def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
@@ -98,11 +142,6 @@ class MediapipeBackend(SegmentBackend):
         height, width = frame.shape[:2]
         # numpy_view() points into mediapipe's buffer, reused by the next call: copy it out.
         return np.stack([mask.numpy_view().reshape(height, width) for mask in masks], axis=2).astype(np.float32)
-
-    def labels(self, scores: np.ndarray) -> np.ndarray:
-        if scores.shape[2] == 1:
-            return (scores[..., 0] > self.threshold).astype(np.uint8)
-        return super().labels(scores)
 
     def close(self) -> None:
         if getattr(self, "_segmenter", None) is not None:

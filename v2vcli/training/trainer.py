@@ -122,6 +122,7 @@ class Trainer:
         data.root, data.condition, data.num_classes, data.instance_edges = (
             run.dataset, self.info.condition, self.info.num_classes, self.info.has_instances)
         data.fps, data.pose_stats, data.dataset_size = self.info.fps, self.info.pose_stats, list(self.info.size)
+        data.segmentation = self.info.segmentation
         if config.model.fg_separation and not self.info.has_masks:
             raise BadInput(f"{run.dataset}: foreground separation needs masks/ in every sequence")
         self.size = choose_size(self.info, config.data, config.model.size_multiple)
