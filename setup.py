@@ -11,7 +11,8 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 # The model files the tools use, relative to weights/: not the models a user trains into weights/NAME/.
-BUNDLED_WEIGHTS = ("README.md", "pose_landmarker_full.task", "selfie_segmentation.tflite", "demo/generator.safetensors")
+BUNDLED_WEIGHTS = ("README.md", "pose_landmarker_full.task", "hand_landmarker.task", "face_landmarker.task",
+                   "selfie_segmentation.tflite", "demo/generator.safetensors")
 
 
 class BuildWithWeights(build_py):

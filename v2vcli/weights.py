@@ -22,7 +22,8 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _BUNDLED = Path(__file__).resolve().parent / "weights_data"
 
 # Files that weights/build_mediapipe_models.py writes, so a miss can say how to rebuild them.
-BUILT_BY_SCRIPT = ("pose_landmarker_full.task", "selfie_segmentation.tflite")
+BUILT_BY_SCRIPT = ("pose_landmarker_full.task", "hand_landmarker.task", "face_landmarker.task",
+                   "selfie_segmentation.tflite")
 
 
 def cache_dir() -> Path:
