@@ -35,7 +35,8 @@ def train(
 ) -> None:
     """Train a vid2vid model (progressive in space and time); checkpoints, log and samples in OUTPUT_DIR/NAME/.
 
-    Several GPUs or machines: torchrun --nproc_per_node=N -m v2vcli train DATASET --name NAME ...
+    Several GPUs: torchrun --nproc_per_node=N -m v2vcli train DATASET --name NAME ...
+    Several machines: the same on each, with --nnodes, a rendezvous and --resume (docs/training.md).
     """
     from v2vcli.config import Config, RunSettings, parse_size
     from v2vcli.config import preset as preset_config

@@ -63,16 +63,22 @@ def train(config: Config, run: RunSettings) -> TrainResult:
     except KeyboardInterrupt:
         # A checkpoint being written was removed on the way out (atomic_path); the complete ones stay.
         raise Interrupted(interrupted_message(Path(run.output_dir) / run.name)) from None
+    except Exception as error:
+        if not distributed.lost_peer(error, context):
+            raise
+        raise distributed.PeerLost(interrupted_message(
+            Path(run.output_dir) / run.name, f"another process of the run is gone ({distributed.first_line(error)})",
+            "the same command on every machine")) from error
     finally:
         distributed.cleanup(context)
 
 
-def interrupted_message(run_dir: Path) -> str:
+def interrupted_message(run_dir: Path, reason: str = "interrupted", command: str = "the same command") -> str:
     """What an interrupted run kept, and how to continue it."""
     latest = checkpoints.latest_checkpoint(run_dir)
     if latest is None:
-        return f"interrupted before the first checkpoint of {run_dir}; --resume starts it again"
-    return f"interrupted; the last complete checkpoint is {latest}: the same command with --resume continues from it"
+        return f"{reason} before the first checkpoint of {run_dir}; --resume starts it again"
+    return f"{reason}; the last complete checkpoint is {latest}: {command} with --resume continues from it"
 
 
 class FramesAt:
@@ -108,8 +114,8 @@ class Trainer:
         if requested.train.gan_mode not in GAN_MODES:
             raise BadInput(f"gan_mode {requested.train.gan_mode!r}: choose one of {', '.join(GAN_MODES)}")
         self.run_dir = Path(run.output_dir) / run.name
-        self.resumed = self._resume_point(run)
-        distributed.barrier(context)  # every process has looked at the folder before rank 0 writes to it
+        # Only rank 0's run folder counts (machines need not share it); its checkpoint goes to every process.
+        self.resumed = distributed.from_main(lambda: self._resume_point(run), context)
         config = copy.deepcopy(self.resumed.config if self.resumed else requested)
         if requested.train.steps is not None:
             config.train.steps = requested.train.steps
@@ -139,10 +145,7 @@ class Trainer:
             if not run.overwrite:
                 raise OutputExists(f"{self.run_dir}: already holds a run; pass --resume to continue it "
                                    "or --overwrite to start again")
-            distributed.barrier(self.context)
-            if self.context.is_main:
-                shutil.rmtree(self.run_dir)
-            distributed.barrier(self.context)
+            shutil.rmtree(self.run_dir)
         return None
 
     def build(self) -> None:
