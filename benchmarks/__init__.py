@@ -10,6 +10,8 @@
     run_all.py    the driver: chosen stages at chosen sizes, each in its own process, then the table
     report.py     the table, and docs/benchmarks.md from templates/benchmarks.md
     ablation.py   the flow ablation of docs/results.md (training runs compared by quality)
+    quality.py    quality on real footage of a person (docs/results.md): PSNR, SSIM, warping error vs
+                  frame-by-frame, pose error
 
 Adding a stage: in a bench_NAME.py, write the pipeline as the library call its command makes and the
 limit as the bare loop it cannot beat, and a trial(setting) -> Trial(items, pipeline, make_limit)

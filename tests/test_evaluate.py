@@ -1,4 +1,5 @@
-"""`v2v eval`: warping error, flicker, PSNR and SSIM on small lossless clips of a moving textured patch."""
+"""`v2v eval`: warping error, flicker, PSNR and SSIM on small lossless clips of a moving textured patch, and the
+pose error on synthetic keypoints and on a real photo of a person."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from v2vcli.cli.app import app
 from v2vcli.errors import BadInput
-from v2vcli.evaluate import COLUMNS, evaluate_videos, metrics, run_evaluation
+from v2vcli.evaluate import COLUMNS, evaluate_videos, metrics, pose_error, run_evaluation
 from v2vcli.io.video import VideoWriter
 
 FRAMES = 10
@@ -201,3 +202,162 @@ def test_cli_eval_refuses_to_write_over_an_input(clips):
     result = CliRunner().invoke(app, ["eval", str(clips["clean"]), "-o", str(clips["clean"]), "--overwrite"])
     assert result.exit_code == 1 and "is an input" in result.stderr
     assert clips["clean"].stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------------------- pose error
+
+POSE_SIZE = (200, 300)  # (W, H) of the synthetic frames below
+
+
+def standing_person(shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """A synthetic (33, 5) pose of someone standing in a 200x300 frame: every joint visible and present,
+    along a vertical line from the nose (y 40) to the feet (y 280), left joints right of right ones."""
+    landmarks = np.zeros((33, 5), np.float32)
+    landmarks[:, 0] = 100 + np.where(np.arange(33) % 2 == 1, 20.0, -20.0) + shift[0]
+    landmarks[:, 1] = np.linspace(40, 280, 33) + shift[1]
+    landmarks[:, 3:] = 0.99
+    return landmarks
+
+
+def test_pose_error_is_the_mean_joint_distance_over_the_person_size():
+    condition = standing_person()[None]
+    diagonal = np.hypot(40, 240)  # the bounding box of the condition's joints
+    row = pose_error.frame_pose_error(condition, standing_person((3.0, 4.0))[None], POSE_SIZE)
+    assert row["pose_error_pixels"] == pytest.approx(5.0)
+    assert row["pose_error_normalized"] == pytest.approx(5.0 / diagonal)
+    assert row["pose_error"] == pytest.approx(5.0 / diagonal)
+    assert row["pose_detected"] == 1.0 and row["pose_joints"] == 33
+    exact = pose_error.frame_pose_error(condition, condition.copy(), POSE_SIZE)
+    assert exact["pose_error"] == 0.0 and exact["pose_error_pixels"] == 0.0
+
+
+def test_a_person_not_found_scores_the_cap_and_a_far_one_is_capped():
+    condition = standing_person()[None]
+    missed = pose_error.frame_pose_error(condition, None, POSE_SIZE)
+    assert missed["pose_error"] == pose_error.ERROR_CAP == 1.0 and missed["pose_detected"] == 0.0
+    assert missed["pose_error_pixels"] is None and missed["pose_error_normalized"] is None
+    far = pose_error.frame_pose_error(condition, standing_person((0.0, 500.0))[None], (200, 1000))
+    assert far["pose_error_normalized"] > 1.0 and far["pose_error"] == 1.0 and far["pose_detected"] == 1.0
+    # Nobody in the condition: nothing to compare, whatever is found.
+    assert set(pose_error.frame_pose_error(None, condition, POSE_SIZE).values()) == {None}
+
+
+def test_only_joints_visible_in_both_and_inside_the_frame_count():
+    condition = standing_person()
+    condition[:10, 3] = 0.2  # the condition map did not draw these: not compared
+    condition[30:, 1] = 310.0  # below the 300 px frame: mediapipe's guess, not drawn either
+    detected = standing_person((0.0, 2.0))
+    detected[10:12, 4] = 0.1  # not present in the detection
+    detected[12, :2] += 100.0  # one visible joint far off
+    row = pose_error.frame_pose_error(condition[None], detected[None], POSE_SIZE)
+    assert row["pose_joints"] == 33 - 10 - 3 - 2
+    assert row["pose_error_pixels"] == pytest.approx((17 * 2.0 + np.hypot(100.0, 102.0)) / 18)
+    # The closest of several detected people is the one compared.
+    others = np.stack([standing_person((60.0, 0.0)), detected])
+    assert pose_error.frame_pose_error(condition[None], others, POSE_SIZE) == row
+
+
+def half(frames):
+    return [cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            for frame in frames]
+
+
+@pytest.fixture(scope="module")
+def person_videos(tmp_path_factory):
+    """A lossless clip of the astronaut (a real photo of a person) moving, its poses.json from `v2v pose`,
+    and "generated" versions of it at half its size: the same frames, mirrored ones, and blurred ones."""
+    from v2vcli.preprocess.pose import run_pose
+
+    folder = tmp_path_factory.mktemp("person")
+    photo = cv2.resize(astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    frames = [cv2.warpAffine(photo, np.float32([[1, 0, 2 * index], [0, 1, index]]), (256, 256),
+                             borderMode=cv2.BORDER_REFLECT) for index in range(6)]
+    source = write_clip(folder / "source.mp4", frames)
+    run_pose(source, folder / "pose", quiet=True)
+    return {
+        "poses": folder / "pose" / "poses.json",
+        "same": write_clip(folder / "same.mp4", half(frames)),
+        "mirrored": write_clip(folder / "mirrored.mp4", half([frame[:, ::-1] for frame in frames])),
+        "blurred": write_clip(folder / "blurred.mp4", half([cv2.GaussianBlur(frame, (0, 0), 24) for frame in frames])),
+        "short": write_clip(folder / "short.mp4", half(frames[:4])),
+    }
+
+
+def test_pose_error_finds_the_right_pose_a_wrong_one_and_none(person_videos):
+    poses = person_videos["poses"]
+    same = evaluate_videos(person_videos["same"], poses=poses)
+    mirrored = evaluate_videos(person_videos["mirrored"], poses=poses)["summary"]
+    blurred = evaluate_videos(person_videos["blurred"], poses=poses)["summary"]
+    summary = same["summary"]
+    assert same["poses"] == str(poses) and same["pose_error_cap"] == 1.0
+    assert summary["pose_frames"] == 6 and summary["pose_detected"] == 1.0
+    # The keypoints were found at 256 px and are compared at 128: scaled, a few pixels apart at most.
+    assert summary["pose_error_pixels"] < 3.0 and summary["pose_error"] < 0.05
+    assert summary["pose_joints"] >= 10
+    # Mirrored: a person is there, but left and right are swapped and the body is elsewhere.
+    assert mirrored["pose_detected"] == 1.0 and mirrored["pose_error"] > 0.1 > 3 * summary["pose_error"]
+    # A blur shows nobody: every frame counts as a miss rather than being left out.
+    assert blurred["pose_detected"] == 0.0 and blurred["pose_error"] == 1.0 and blurred["pose_frames"] == 6
+    assert blurred["pose_error_pixels"] is None
+
+
+def test_cli_eval_poses_reports_the_pose_error_and_the_reference_floor(person_videos, tmp_path):
+    arguments = ["eval", str(person_videos["mirrored"]), "--poses", str(person_videos["poses"]), "--quiet",
+                 "--reference", str(person_videos["same"])]
+    result = CliRunner().invoke(app, [*arguments, "--json", "-o", str(tmp_path / "json")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["pose_error"] > 0.1 > summary["pose_error_reference"]
+    assert summary["pose_detected_reference"] == 1.0 and summary["pose_frames"] == 6
+    with open(tmp_path / "json" / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(float(row["pose_error"]) > float(row["pose_error_reference"]) for row in rows)
+    table = CliRunner().invoke(app, [*arguments, "-o", str(tmp_path / "table")])
+    assert table.exit_code == 0, table.output
+    assert "pose error" in table.stdout and "pose found again" in table.stdout and "reference's own" in table.stdout
+
+
+def test_cli_eval_poses_for_another_frame_count_is_one_error_line(person_videos, tmp_path):
+    output = tmp_path / "out"
+    result = CliRunner().invoke(app, ["eval", str(person_videos["short"]), "--poses", str(person_videos["poses"]),
+                                      "-o", str(output), "--quiet"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "6 frames" in result.stderr and "4 frames" in result.stderr
+    assert not output.exists()
+    missing = CliRunner().invoke(app, ["eval", str(person_videos["short"]), "--poses", str(tmp_path / "nope.json"),
+                                       "-o", str(output)])
+    assert missing.exit_code == 1 and "nope.json: no such file" in missing.stderr and not output.exists()
+
+
+# ----------------------------------------------------------------------------- benchmarks/quality.py
+
+
+@pytest.mark.slow
+@pytest.mark.real
+def test_quality_benchmark_quick_run_writes_every_figure_and_the_strip(footage, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.syspath_prepend(str(root / "benchmarks"))
+    import quality
+
+    video = footage("sports2d")
+    monkeypatch.chdir(root)  # training runs `python -m v2vcli` in the checkout this test imports
+    work = tmp_path / "work"
+    results = quality.main(["--quick", "--video", str(video), "--work", str(work), "--steps", "2"])
+    evaluation = results["evaluation"]
+    assert evaluation["size"] == [128, 128]
+    heldout, training = evaluation["parts"]["heldout"], evaluation["parts"]["training"]
+    assert heldout["pose_frames"] == quality.QUICK["frames"] - quality.QUICK["train_frames"]
+    assert training["pose_frames"] == quality.QUICK["train_frames"]
+    for variant in quality.VARIANTS:
+        row = heldout["variants"][variant]
+        assert 0.0 <= row["pose_error"] <= 1.0 and 0.0 <= row["pose_detected"] <= 1.0 and row["psnr"] > 5.0
+    assert heldout["warp_error_vs_frame_by_frame"] > 0.0
+    # The real frames show the man on the box: the detector finds him again in (almost) every frame.
+    assert heldout["real_video"]["pose_detected_reference"] >= 0.8
+    assert heldout["real_video"]["pose_error_reference"] < 0.2
+    assert set(results["timings"]) == set(quality.STAGES)
+    assert json.loads((work / "results.json").read_text())["settings"]["steps"] == 2
+    strip = cv2.imread(str(work / "strip.png"))
+    assert strip.shape == (4 * 256, 110 + 5 * 256, 3)  # real, condition, full, no-flow; 5 frames at 2x

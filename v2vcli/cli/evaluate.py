@@ -18,6 +18,19 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def _pose_lines(summary: dict, suffix: str) -> list[str]:
+    """The pose error lines of `summary` for the generated video (suffix "") or the reference."""
+    joints = summary["pose_joints" + suffix]
+    compared = "n/a" if joints is None else f"{joints:.1f}"
+    return [
+        _line("pose error", summary["pose_error" + suffix], 3, "", "of the person's size, capped at 1; 1 if not found"),
+        _line("pose found again", None if summary["pose_detected" + suffix] is None
+              else 100 * summary["pose_detected" + suffix], 1, "%"),
+        _line("pose distance", summary["pose_error_pixels" + suffix], 2, "px", f"{compared} joints compared"),
+        _line("pose distance / size", summary["pose_error_normalized" + suffix], 3, "", "where found"),
+    ]
+
+
 def summary_table(result: dict) -> str:
     """The result as aligned lines for a terminal."""
     summary = result["summary"]
@@ -39,6 +52,12 @@ def summary_table(result: dict) -> str:
         lines.append(_line("reference's own", summary["flicker_reference"], 3, "levels"))
         lines.append(_line("PSNR", summary["psnr"], 2, "dB", f"capped at {result['psnr_cap']:g}"))
         lines.append(_line("SSIM", summary["ssim"], 4))
+    if result.get("poses"):
+        lines.append(f"poses       {result['poses']}  ({summary['pose_frames']} frames with a person to find)")
+        lines.extend(_pose_lines(summary, ""))
+        if has_reference:
+            lines.append("  the reference's own, found on the real frames:")
+            lines.extend(_pose_lines(summary, "_reference"))
     outputs = result.get("outputs")
     if outputs:
         written = ", ".join(Path(outputs[key]).name for key in ("csv", "summary", "plot") if outputs[key])
@@ -57,6 +76,10 @@ def evaluate(
     output: Path = typer.Option(
         None, "--output", "-o", help="Folder for metrics.csv, summary.json, metrics.png (default: GENERATED_eval/)."
     ),
+    poses: Path = typer.Option(
+        None, "--poses", "-p", help="The condition's poses.json (v2v pose): pose error of GENERATED against it."
+    ),
+    pose_model: Path = typer.Option(None, "--pose-model", help="PoseLandmarker .task file for --poses."),
     static_threshold: float = typer.Option(
         2.0, "--static-threshold", min=0.0, help="Guide change (levels 0-255) below which a pixel counts as static."
     ),
@@ -64,16 +87,18 @@ def evaluate(
     quiet: bool = Quiet,
     overwrite: bool = Overwrite,
 ) -> None:
-    """Temporal warping error, flicker, and (with --reference) PSNR and SSIM, per frame and overall.
+    """Temporal warping error, flicker, (with --reference) PSNR and SSIM, and (with --poses) the pose error.
 
     The flow of the reference (else the condition video, else GENERATED itself) warps each frame onto the next.
+    With --poses, poses are detected on GENERATED again and compared with the ones it was generated from.
 
     Levels are 8-bit intensity steps (0-255); docs/eval.md defines every metric.
     """
     from v2vcli.evaluate.run import run_evaluation
 
     result = run_evaluation(
-        generated, reference, condition, output, static_threshold=static_threshold, overwrite=overwrite, quiet=quiet
+        generated, reference, condition, output, static_threshold=static_threshold, overwrite=overwrite, quiet=quiet,
+        poses=poses, pose_model=pose_model,
     )
     for warning in result["warnings"]:
         typer.echo(f"warning: {warning}", err=True)

@@ -1,4 +1,4 @@
-"""Judging generated videos: temporal warping error, flicker, PSNR and SSIM (`v2v eval`, docs/eval.md)."""
+"""Judging generated videos: temporal warping error, flicker, PSNR, SSIM and pose error (`v2v eval`, docs/eval.md)."""
 
 from v2vcli.evaluate.run import COLUMNS, evaluate_videos, run_evaluation
 

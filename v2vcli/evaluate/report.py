@@ -40,7 +40,8 @@ def summary_of(result: dict) -> dict:
 
 
 def write_plot(result: dict, path: Path) -> bool:
-    """Draw the metrics over time into a PNG; False (nothing written) when matplotlib is missing."""
+    """Draw the metrics over time into a PNG (a pose error panel when `result` has poses); False (nothing
+    written) when matplotlib is missing."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -53,10 +54,12 @@ def write_plot(result: dict, path: Path) -> bool:
         points = [(row["frame"], row[column]) for row in rows if row[column] is not None]
         return [frame for frame, _ in points], [value for _, value in points]
 
+    has_poses = result.get("poses") is not None
+    panels = 1 + 2 * has_reference + has_poses
     # The Figure API, not pyplot: no global backend switch in a caller's process.
-    figure = Figure(figsize=(8, 7 if has_reference else 3.5), layout="constrained")
+    figure = Figure(figsize=(8, 1.2 + 2.2 * panels), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(3 if has_reference else 1, 1, sharex=True, squeeze=False)[:, 0]
+    axes = figure.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     temporal = axes[0]
     warp_label = "warping error (vs reference)" if has_reference else "warping error"
     temporal.plot(*series("warp_error"), label=warp_label, color="tab:red")
@@ -77,6 +80,14 @@ def write_plot(result: dict, path: Path) -> bool:
         axes[2].plot(*series("ssim"), color="tab:purple")
         axes[2].set_ylabel("SSIM")
         axes[2].grid(alpha=0.3)
+    if has_poses:
+        axes[-1].plot(*series("pose_error"), label="pose error (1: person not found)", color="tab:brown")
+        if has_reference:
+            axes[-1].plot(*series("pose_error_reference"), label="reference's own", color="tab:gray", linestyle="--")
+        axes[-1].set_ylabel("pose error (person sizes)")
+        axes[-1].set_ylim(-0.02, result["pose_error_cap"] + 0.05)
+        axes[-1].legend(fontsize="small")
+        axes[-1].grid(alpha=0.3)
     axes[-1].set_xlabel("frame")
     figure.savefig(path, dpi=100)
     return True

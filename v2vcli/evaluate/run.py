@@ -1,4 +1,5 @@
-"""Evaluate a generated video, streaming: temporal warping error, flicker, and PSNR/SSIM against a reference.
+"""Evaluate a generated video, streaming: temporal warping error, flicker, PSNR/SSIM against a reference,
+and the pose error against the condition's keypoints (v2vcli.evaluate.pose_error).
 
 Only the current and the previous frame of each video are held (plus the readers' small decode
 queues), so memory stays bounded whatever the length.
@@ -6,6 +7,7 @@ queues), so memory stays bounded whatever the length.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,8 @@ import numpy as np
 
 from v2vcli.errors import BadInput
 from v2vcli.evaluate import metrics
+from v2vcli.evaluate.pose_error import ERROR_CAP, PoseScorer, load_condition_poses
+from v2vcli.evaluate.pose_error import FRAME_FIELDS as POSE_FIELDS
 from v2vcli.io.video import VideoInfo, VideoReader, probe_video
 from v2vcli.progress import track
 
@@ -34,6 +38,8 @@ COLUMNS = (
     "static_fraction",
     "psnr",
     "ssim",
+    *POSE_FIELDS,
+    *(f"{field}_reference" for field in POSE_FIELDS),
 )
 
 
@@ -95,6 +101,8 @@ def evaluate_videos(
     condition: Path | str | None = None,
     static_threshold: float = STATIC_THRESHOLD,
     quiet: bool = True,
+    poses: Path | str | None = None,
+    pose_model: Path | str | None = None,
 ) -> dict:
     """Measure the temporal consistency (and, with a reference, the fidelity) of a generated video.
 
@@ -105,8 +113,11 @@ def evaluate_videos(
     ("reference", "condition" or "generated"), `flow_method`, `warp_error_kind` ("relative to the
     reference" or "absolute"), `frames`, `width`, `height`, `fps`, `static_threshold`.
     Errors are in 8-bit levels (0-255), PSNR in dB (capped), SSIM in [-1, 1]; docs/eval.md defines them.
+    With `poses` (the condition's poses.json), poses are detected on every generated (and reference)
+    frame and compared with the condition's: the pose_* columns, in [0, 1] and pixels at the generated
+    size (v2vcli.evaluate.pose_error), `pose_frames` in the summary, and `poses` in the result.
     BadInput when a file cannot be read, when both reference and condition are given, or when the
-    videos differ in size or frame count.
+    videos (or the poses) differ in size or frame count.
     """
     generated = Path(generated)
     if reference is not None and condition is not None:
@@ -117,30 +128,76 @@ def evaluate_videos(
     guide_path = Path(reference or condition) if (reference or condition) else None
     flow_source = "reference" if reference is not None else "condition" if condition is not None else "generated"
     info = probe_video(generated)
+    header, condition_poses = None, None
+    if poses is not None:  # checked before any decoding starts
+        header, condition_poses = load_condition_poses(poses, info.frame_count, generated)
     readers = [VideoReader(generated, prefetch=2, info=info)]
     if guide_path is not None:
         guide_info = probe_video(guide_path)
         _check_same_shape(info, guide_info)
         readers.append(VideoReader(guide_path, prefetch=2, info=guide_info))
 
+    with contextlib.ExitStack() as scorers:
+        pose_scorers = {}
+        if condition_poses is not None:
+            condition_size = (header["width"], header["height"])
+            for video in ("generated", "reference") if reference is not None else ("generated",):
+                pose_scorers[video] = scorers.enter_context(
+                    PoseScorer(condition_poses, condition_size, info.fps, pose_model))
+        rows = _frame_rows(readers, info, reference is not None, static_threshold, pose_scorers, quiet)
+
+    summary = {column: _mean([row[column] for row in rows]) for column in COLUMNS if column != "frame"}
+    # Pooled over all static pixels, so a pair with a sliver of static area weighs little.
+    for column in ("flicker", "flicker_reference"):
+        pooled = [(row[column], row["static_fraction"]) for row in rows if row["flicker"] is not None]
+        if summary[column] is not None:
+            summary[column] = sum(value * weight for value, weight in pooled) / sum(weight for _, weight in pooled)
+    summary["pose_frames"] = sum(row["pose_error"] is not None for row in rows) if poses is not None else None
+    return {
+        "generated": str(generated),
+        "reference": str(reference) if reference is not None else None,
+        "condition": str(condition) if condition is not None else None,
+        "poses": str(poses) if poses is not None else None,
+        "flow_source": flow_source,
+        "flow_method": FLOW_METHOD,
+        "warp_error_kind": "relative to the reference" if reference is not None else "absolute",
+        "frames": len(rows),
+        "width": info.width,
+        "height": info.height,
+        "fps": float(info.fps),
+        "static_threshold": static_threshold if guide_path is not None else None,
+        "still_motion": STILL_MOTION if guide_path is None else None,
+        "psnr_cap": metrics.PSNR_CAP,
+        "pose_error_cap": ERROR_CAP if poses is not None else None,
+        "summary": summary,
+        "rows": rows,
+    }
+
+
+def _frame_rows(readers: list[VideoReader], info: VideoInfo, has_reference: bool, static_threshold: float,
+                pose_scorers: dict[str, PoseScorer], quiet: bool) -> list[dict]:
+    """One row of COLUMNS per frame of the generated video (readers[0]) guided by readers[1], if any."""
+    has_guide = len(readers) > 1
     flow = _Flow()
     pixels = info.width * info.height
     rows: list[dict] = []
-    static_pixels = 0
-    flicker_sums = {"flicker": 0.0, "flicker_reference": 0.0}
     previous: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
     frames = track(_lockstep(readers), len(readers[0]), "evaluating", quiet=quiet)
     for index, items in enumerate(frames):
         frame = items[0]
-        guide = items[1] if guide_path is not None else frame
-        real = guide if reference is not None else None
+        guide = items[1] if has_guide else frame
+        real = guide if has_reference else None
         # Blurred once per frame; the next pair reuses it as its previous frame.
-        guide_blurred = metrics.blur(guide, STATIC_BLUR) if guide_path is not None else None
+        guide_blurred = metrics.blur(guide, STATIC_BLUR) if has_guide else None
         row = dict.fromkeys(COLUMNS)
         row["frame"] = index
         if real is not None:
             row["psnr"] = metrics.psnr(frame, real)
             row["ssim"] = metrics.ssim(frame, real)
+        if "generated" in pose_scorers:
+            row.update(pose_scorers["generated"](frame))
+        if "reference" in pose_scorers:
+            row.update({f"{key}_reference": value for key, value in pose_scorers["reference"](real).items()})
         if previous is not None:
             previous_frame, previous_guide, previous_blurred = previous
             backward, forward = flow.both_ways(guide, previous_guide)
@@ -153,44 +210,17 @@ def evaluate_videos(
                 row["warp_error"] = _clean(metrics.masked_mean_abs(residual - real_residual, visible))
                 row["warp_error_reference"] = _clean(metrics.masked_mean_abs(real_residual, visible))
             row["visible_fraction"] = float(np.count_nonzero(visible)) / pixels
-            if guide_path is not None:
+            if has_guide:
                 static = metrics.frame_change(guide_blurred, previous_blurred) < static_threshold
             else:
                 static = metrics.still_mask(backward, visible, STILL_MOTION)
-            count = int(np.count_nonzero(static))
-            row["static_fraction"] = count / pixels
+            row["static_fraction"] = int(np.count_nonzero(static)) / pixels
             row["flicker"] = _clean(metrics.flicker(frame, previous_frame, static))
             if real is not None:
                 row["flicker_reference"] = _clean(metrics.flicker(real, previous_guide, static))
-            if row["flicker"] is not None:
-                static_pixels += count
-                for column in flicker_sums:
-                    flicker_sums[column] += (row[column] or 0.0) * count
         previous = (frame, guide, guide_blurred)
         rows.append(row)
-
-    summary = {column: _mean([row[column] for row in rows]) for column in COLUMNS if column != "frame"}
-    # Pooled over all static pixels, so a pair with a sliver of static area weighs little.
-    for column, total in flicker_sums.items():
-        if summary[column] is not None:
-            summary[column] = total / static_pixels
-    return {
-        "generated": str(generated),
-        "reference": str(reference) if reference is not None else None,
-        "condition": str(condition) if condition is not None else None,
-        "flow_source": flow_source,
-        "flow_method": FLOW_METHOD,
-        "warp_error_kind": "relative to the reference" if reference is not None else "absolute",
-        "frames": len(rows),
-        "width": info.width,
-        "height": info.height,
-        "fps": float(info.fps),
-        "static_threshold": static_threshold if guide_path is not None else None,
-        "still_motion": STILL_MOTION if guide_path is None else None,
-        "psnr_cap": metrics.PSNR_CAP,
-        "summary": {column: summary[column] for column in COLUMNS if column != "frame"},
-        "rows": rows,
-    }
+    return rows
 
 
 def run_evaluation(
@@ -201,22 +231,26 @@ def run_evaluation(
     static_threshold: float = STATIC_THRESHOLD,
     overwrite: bool = False,
     quiet: bool = False,
+    poses: Path | str | None = None,
+    pose_model: Path | str | None = None,
 ) -> dict:
-    """`evaluate_videos`, then write metrics.csv, summary.json and metrics.png into the folder `output`
-    (default: GENERATED's stem + "_eval" beside it), atomically. Returns the result with `outputs`
-    (the folder and each file written) and `warnings` (e.g. no plot without matplotlib)."""
+    """`evaluate_videos` (with the pose error when `poses` is given), then write metrics.csv, summary.json
+    and metrics.png into the folder `output` (default: GENERATED's stem + "_eval" beside it), atomically.
+    Returns the result with `outputs` (the folder and each file written) and `warnings` (e.g. no plot
+    without matplotlib)."""
     from v2vcli.evaluate.report import default_output, write_report
     from v2vcli.io.outputs import check_output
 
     generated = Path(generated)
     if not generated.is_file():
         raise BadInput(f"{generated}: no such file")
-    for path in (reference, condition):
+    for path in (reference, condition, poses):
         if path is not None and not Path(path).is_file():
             raise BadInput(f"{path}: no such file")
     output = Path(output) if output is not None else default_output(generated)
-    inputs = [Path(path) for path in (generated, reference, condition) if path is not None]
+    inputs = [Path(path) for path in (generated, reference, condition, poses) if path is not None]
     check_output(output, inputs, overwrite)
-    result = evaluate_videos(generated, reference, condition, static_threshold=static_threshold, quiet=quiet)
+    result = evaluate_videos(generated, reference, condition, static_threshold=static_threshold, quiet=quiet,
+                             poses=poses, pose_model=pose_model)
     result["outputs"], result["warnings"] = write_report(result, output)
     return result

@@ -1,0 +1,154 @@
+"""Pose error: does a generated video show the pose it was generated from? (`v2v eval --poses`)
+
+Poses are detected again on the generated frames with mediapipe's PoseLandmarker, as `v2v pose` does
+(VIDEO mode, tracking, One Euro smoothing), and compared joint by joint with the keypoints the condition
+maps were rendered from (the condition's `poses.json`). docs/eval.md defines the numbers:
+
+- per person and frame, the mean distance in pixels at the generated frame's size over the joints
+  visible in both, and that distance divided by the person's size (the diagonal of the bounding box of
+  the condition's visible joints);
+- whether the person was found again at all: a generated blur yields no pose, and that counts;
+- the headline `pose_error`, which folds both into one number in [0, 1]: the size-normalized distance
+  capped at 1, with 1 for a person not found again (as wrong as a pose a whole body away).
+
+Landmarks are float32 (P, 33, 5) as in `poses.json`: x, y in pixels, z, visibility, presence.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from v2vcli.errors import BadInput
+
+# render_pose draws a joint when its visibility and presence both reach 0.5: those are the joints the
+# condition map showed the generator, and the ones a detection must show to count as seen.
+MIN_VISIBILITY = 0.5
+ERROR_CAP = 1.0  # a person's normalized error is capped here; a person not found again scores it
+
+# Per-frame values (one row per frame in `v2v eval`'s CSV); None where the frame has no condition person.
+FRAME_FIELDS = ("pose_error", "pose_error_normalized", "pose_error_pixels", "pose_joints", "pose_detected")
+
+
+def visible_joints(person: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """bool (33,): joints of `person` (33, 5) with visibility and presence >= MIN_VISIBILITY whose x, y
+    lie inside a frame of `size` (W, H) (mediapipe also places joints it guesses outside the frame)."""
+    width, height = size
+    x, y = person[:, 0], person[:, 1]
+    seen = (person[:, 3] >= MIN_VISIBILITY) & (person[:, 4] >= MIN_VISIBILITY)
+    return seen & np.isfinite(x) & np.isfinite(y) & (x >= 0) & (x < width) & (y >= 0) & (y < height)
+
+
+def person_size(points: np.ndarray) -> float:
+    """Diagonal of the bounding box of `points` (K, 2) in pixels: a size defined for any visible part of
+    a body (a torso needs hips, which a head-and-shoulders shot lacks)."""
+    extent = points.max(axis=0) - points.min(axis=0)
+    return float(np.hypot(extent[0], extent[1]))
+
+
+def match_person(condition: np.ndarray, detected: np.ndarray | None, size: tuple[int, int]) -> dict | None:
+    """The detected person closest to one condition person, at frame size `size` (W, H).
+
+    condition: (33, 5) with at least 2 visible joints; detected: (P, 33, 5) or None.
+    Returns {"pixels": mean distance over the joints visible in both, "normalized": that / person_size,
+    "joints": how many joints were compared}, or None when no detected person shares a visible joint.
+    """
+    if detected is None or len(detected) == 0:
+        return None
+    wanted = visible_joints(condition, size)
+    scale = person_size(condition[wanted, :2])
+    best = None
+    for candidate in detected:
+        common = wanted & visible_joints(candidate, size)
+        if not common.any():
+            continue
+        distances = np.hypot(*(candidate[common, :2] - condition[common, :2]).T)
+        pixels = float(distances.mean())
+        if best is None or pixels < best["pixels"]:
+            best = {"pixels": pixels, "normalized": pixels / max(scale, 1e-6), "joints": int(common.sum())}
+    return best
+
+
+def scored_people(condition: np.ndarray | None, size: tuple[int, int]) -> list[np.ndarray]:
+    """The condition's people (from (P, 33, 5) or None) with at least 2 visible joints: the ones scored."""
+    if condition is None:
+        return []
+    return [person for person in condition if visible_joints(person, size).sum() >= 2]
+
+
+def frame_pose_error(condition: np.ndarray | None, detected: np.ndarray | None, size: tuple[int, int]) -> dict:
+    """The FRAME_FIELDS of one frame: condition and detected landmarks (P, 33, 5) or None, both in the
+    pixels of a frame of `size` (W, H).
+
+    pose_error: mean over the condition's people of min(normalized distance, ERROR_CAP), ERROR_CAP for a
+    person not found; pose_error_normalized / pose_error_pixels / pose_joints: means over the people
+    found; pose_detected: the fraction of the condition's people found. All None when the condition has
+    nobody with 2 visible joints (nothing to compare), and the distances None when nobody was found.
+    """
+    people = scored_people(condition, size)
+    row: dict = dict.fromkeys(FRAME_FIELDS)
+    if not people:
+        return row
+    matches = [match_person(person, detected, size) for person in people]
+    found = [match for match in matches if match is not None]
+    row["pose_error"] = float(np.mean([min(match["normalized"], ERROR_CAP) if match else ERROR_CAP
+                                       for match in matches]))
+    row["pose_detected"] = len(found) / len(people)
+    if found:
+        for field, key in (("pose_error_normalized", "normalized"), ("pose_error_pixels", "pixels"),
+                           ("pose_joints", "joints")):
+            row[field] = float(np.mean([match[key] for match in found]))
+    return row
+
+
+def load_condition_poses(path: Path | str, frame_count: int, video: Path | str) -> tuple[dict, list]:
+    """A condition's poses.json (v2vcli.preprocess.pose.read_poses): (header, per-frame landmarks or None).
+    BadInput when it is not a poses.json or its frame count differs from `video`'s `frame_count`."""
+    from v2vcli.preprocess.pose import read_poses
+
+    header, frames = read_poses(path)
+    if len(frames) != frame_count:
+        raise BadInput(f"{path} has poses for {len(frames)} frames but {video} has {frame_count} frames; "
+                       "give the poses.json of the condition the video was generated from")
+    if not all(isinstance(header.get(key), (int, float)) and header[key] > 0 for key in ("width", "height")):
+        raise BadInput(f"{path}: no positive \"width\" and \"height\" (the size its keypoints are in)")
+    return header, frames
+
+
+class PoseScorer:
+    """Detects poses on the frames of one video, in order, and scores each against the condition's.
+
+    Use as a context manager. `scorer(frame)` takes the next RGB uint8 (H, W, 3) frame and returns its
+    FRAME_FIELDS. The condition's keypoints are scaled from the poses.json size to the frame's size, as
+    `v2v generate` resizes condition maps to the model's size.
+    """
+
+    def __init__(self, frames: list[np.ndarray | None], condition_size: tuple[int, int], fps: Fraction | float,
+                 pose_model: Path | str | None = None):
+        from v2vcli.preprocess.pose import PoseConfig, PoseEstimator
+
+        self.frames, self.condition_size, self.index = frames, condition_size, 0
+        people = max((len(landmarks) for landmarks in frames if landmarks is not None), default=1)
+        config = PoseConfig(model=Path(pose_model) if pose_model else None, num_poses=max(1, people))
+        self._estimator = PoseEstimator(fps, config)
+
+    def __enter__(self) -> PoseScorer:
+        self._estimator.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._estimator.close()
+
+    def __call__(self, frame: np.ndarray) -> dict:
+        found = self._estimator(frame)
+        condition = self.frames[self.index]
+        self.index += 1
+        size = (frame.shape[1], frame.shape[0])
+        if condition is not None:
+            condition = condition.copy()
+            condition[..., 0] *= size[0] / self.condition_size[0]
+            condition[..., 1] *= size[1] / self.condition_size[1]
+        return frame_pose_error(condition, found.landmarks if found is not None else None, size)
+
