@@ -32,7 +32,7 @@ fi
 
 case "$job" in
   demo) exec .venv/bin/v2v demo ;;
-  test) exec .venv/bin/python -m pytest -q ;;
+  test) exec .venv/bin/python -m pytest -q -m "slow or not slow" ;;
   install) echo "installed: .venv/bin/v2v" ;;
   *) echo "usage: bash setup.sh demo|test|install" >&2; exit 2 ;;
 esac

@@ -54,6 +54,7 @@ def bad_inputs(tmp_path, example_target):
     }
 
 
+@pytest.mark.slow
 def test_info_gives_one_line_for_bad_input(tmp_path, example_target):
     for case, (path, message) in bad_inputs(tmp_path, example_target).items():
         result = run_v2v("info", str(path))

@@ -137,7 +137,7 @@ def test_cli_writes_n_minus_1_fields_masks_and_a_preview(clip, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["frames"] == frames and summary["flow_fields"] == frames - 1
-    assert summary["preview_frames"] == frames - 1 and summary["fps"] > 0
+    assert summary["preview_frames"] == frames - 1 and summary["pairs_per_second"] > 0
     for folder, suffix in [("flow", "npy"), ("flow_backward", "npy"), ("occlusion", "png"),
                            ("occlusion_backward", "png")]:
         assert sorted(path.name for path in (output / folder).iterdir()) == [

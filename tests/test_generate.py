@@ -12,6 +12,9 @@ from typer.testing import CliRunner
 from v2vcli.cli import app
 from v2vcli.io.video import probe_video, read_frames
 
+# Every test here trains a model first (14 s) or runs the demo model on the example clip (6-45 s).
+pytestmark = pytest.mark.slow
+
 
 def invoke(*args: str):
     return CliRunner().invoke(app, [str(arg) for arg in args])
@@ -217,7 +220,6 @@ def segment_model(tmp_path_factory, short_clip):
     return root / "weights" / "labels"
 
 
-@pytest.mark.slow  # trains a second model
 def test_generate_from_segment_uses_the_datasets_backend_unless_told(tmp_path, segment_model, short_clip):
     runs = {}
     for name, options in (("recorded", []), ("pose", ["--backend", "pose", "--threshold", "0.3", "--smooth", "0.5"])):

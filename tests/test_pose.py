@@ -17,8 +17,9 @@ from v2vcli import weights
 from v2vcli.cli import app
 from v2vcli.errors import BadInput
 from v2vcli.io.video import probe_video, read_frames
+from v2vcli.preprocess.mediapipe_pose import MEDIAPIPE_LAYOUT
 from v2vcli.preprocess.pose import PoseConfig, estimate_poses, read_poses, run_pose
-from v2vcli.preprocess.render import CONNECTIONS, LIMB_COLOURS, render_pose
+from v2vcli.preprocess.render import render_pose
 from v2vcli.preprocess.smoothing import OneEuroFilter
 
 NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 11, 12
@@ -114,6 +115,7 @@ def test_clip_without_a_person_gives_all_null(empty_clip, tmp_path):
     assert all(frame.max() < 30 for frame in read_frames(tmp_path / "out" / "pose.mp4"))
 
 
+@pytest.mark.slow
 def test_cli_json_overlay_and_no_smooth_reduces_nothing(person_clip, person_run, tmp_path):
     result = runner.invoke(app, ["pose", str(person_clip), "-o", str(tmp_path / "raw"), "--no-smooth", "--overlay",
                                  "--json", "--quiet"])
@@ -188,7 +190,7 @@ def test_render_is_pure_and_colours_each_limb():
     background = np.full((64, 120, 3), 50, np.uint8)
     image = render_pose(keypoints, (120, 64))
     assert image.shape == (64, 120, 3) and image.dtype == np.uint8
-    limb = LIMB_COLOURS[CONNECTIONS.index((11, 12))]
+    limb = MEDIAPIPE_LAYOUT.limb_colours[MEDIAPIPE_LAYOUT.connections.index((11, 12))]
     assert (image[40, 60] == limb).all()
     assert image[:30].max() == 0 and image[50:].max() == 0  # black away from the limb
     assert (render_pose(keypoints, (120, 64)) == image).all()

@@ -71,6 +71,7 @@ def test_segment_dataset_records_how_its_labels_were_made(tmp_path, short_clip, 
         assert np.array_equal(masks == 255, labels == 1)
 
 
+@pytest.mark.slow
 def test_masks_from_the_selfie_backend_and_a_backend_that_cannot_make_masks(tmp_path, example_target, short_clip):
     selfie = tmp_path / "selfie"
     result = CliRunner().invoke(app, ["prepare", str(example_target), "-o", str(selfie), "--mask-backend", "selfie",

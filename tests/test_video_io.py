@@ -124,6 +124,7 @@ def test_mux_copies_the_video_stream_bit_for_bit(tmp_path, short_clip, silent_cl
     assert again.exit_code == 1 and "--overwrite" in again.stderr
 
 
+@pytest.mark.slow
 def test_reader_memory_does_not_grow_with_length(tmp_path):
     script = """
 import resource, sys

@@ -23,3 +23,9 @@ class MissingModel(V2VError):
 
 class MissingBackend(V2VError):
     """An optional dependency that is not installed; the message names how to install it."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (libraries raise pages of text), or its type's name when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

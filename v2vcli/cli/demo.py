@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from v2vcli.cli.options import Json, Quiet, print_json
+from v2vcli.cli.options import Json, Quiet, show
 
 
 def demo(
@@ -20,12 +20,9 @@ def demo(
     from v2vcli.demo import run_demo
 
     summary = run_demo(output, steps=steps, device=device, quiet=quiet or json_output)
-    if json_output:
-        print_json(summary)
-    else:
-        typer.echo(f"dataset  {summary['dataset']['dataset']}\nmodel    {summary['model']}\n"
-                   f"video    {summary['dance']['output']}  ({summary['dance']['frames']} frames, source | pose | "
-                   "result, with the source's audio)")
+    dataset, dance = summary["dataset"], summary["dance"]
+    show(summary, json_output, f"dataset  {dataset.dataset}\nmodel    {summary['model']}\nvideo    {dance.output}  "
+                               f"({dance.frames} frames, source | pose | result, with the source's audio)")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+from v2vcli.cli.options import Json, Overwrite, Quiet, show
+
+if TYPE_CHECKING:
+    from v2vcli.evaluate.run import EvalResult
 
 
 def _line(name: str, value: float | None, digits: int, unit: str = "", note: str = "") -> str:
@@ -31,17 +35,17 @@ def _pose_lines(summary: dict, suffix: str) -> list[str]:
     ]
 
 
-def summary_table(result: dict) -> str:
+def summary_table(result: EvalResult) -> str:
     """The result as aligned lines for a terminal."""
-    summary = result["summary"]
-    has_reference = result["reference"] is not None
-    lines = [f"generated   {result['generated']}  ({result['frames']} frames, {result['width']}x{result['height']})"]
+    summary = result.summary
+    has_reference = result.reference is not None
+    lines = [f"generated   {result.generated}  ({result.frames} frames, {result.width}x{result.height})"]
     if has_reference:
-        lines.append(f"reference   {result['reference']}")
-    if result["condition"]:
-        lines.append(f"condition   {result['condition']}")
-    lines.append(f"flow from   the {result['flow_source']} video ({result['flow_method']})")
-    visible = f"{result['warp_error_kind']}; {_percent(summary['visible_fraction'])} of pixels visible"
+        lines.append(f"reference   {result.reference}")
+    if result.condition:
+        lines.append(f"condition   {result.condition}")
+    lines.append(f"flow from   the {result.flow_source} video ({result.flow_method})")
+    visible = f"{result.warp_error_kind}; {_percent(summary['visible_fraction'])} of pixels visible"
     lines.append(_line("warping error", summary["warp_error"], 3, "levels", visible))
     if has_reference:
         lines.append(_line("warping error, absolute", summary["warp_error_absolute"], 3, "levels"))
@@ -50,15 +54,15 @@ def summary_table(result: dict) -> str:
     lines.append(_line("flicker", summary["flicker"], 3, "levels", static))
     if has_reference:
         lines.append(_line("reference's own", summary["flicker_reference"], 3, "levels"))
-        lines.append(_line("PSNR", summary["psnr"], 2, "dB", f"capped at {result['psnr_cap']:g}"))
+        lines.append(_line("PSNR", summary["psnr"], 2, "dB", f"capped at {result.psnr_cap:g}"))
         lines.append(_line("SSIM", summary["ssim"], 4))
-    if result.get("poses"):
-        lines.append(f"poses       {result['poses']}  ({summary['pose_frames']} frames with a person to find)")
+    if result.poses:
+        lines.append(f"poses       {result.poses}  ({summary['pose_frames']} frames with a person to find)")
         lines.extend(_pose_lines(summary, ""))
         if has_reference:
             lines.append("  the reference's own, found on the real frames:")
             lines.extend(_pose_lines(summary, "_reference"))
-    outputs = result.get("outputs")
+    outputs = result.outputs
     if outputs:
         written = ", ".join(Path(outputs[key]).name for key in ("csv", "summary", "plot") if outputs[key])
         lines.append(f"written     {outputs['folder']}/  ({written})")
@@ -100,12 +104,9 @@ def evaluate(
         generated, reference, condition, output, static_threshold=static_threshold, overwrite=overwrite, quiet=quiet,
         poses=poses, pose_model=pose_model,
     )
-    for warning in result["warnings"]:
+    for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    if json_output:
-        print_json({key: value for key, value in result.items() if key != "rows"})
-    else:
-        typer.echo(summary_table(result))
+    show(result, json_output, summary_table(result))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import typer
 
-from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+from v2vcli.cli.options import Json, Overwrite, PoseBackend, PoseModel, Quiet, print_json, show
 from v2vcli.cli.segment import MODEL_HELP, SegmentWeights, Smooth, backend_option, threshold_option
 
 Device = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (auto: CUDA when present).")
 Crf = typer.Option(18, "--crf", help="H.264 quality, 0-51 (lower is better).")
 OUTPUT_HELP = ("Output video (.mp4, .mkv, .mov, .webm) or a folder of PNG frames (a path without a suffix) "
                "[default: {default}].")
-PoseModel = typer.Option(None, "--pose-model", help="PoseLandmarker .task file (default: from weights/).")
 
 
 def generate(
@@ -27,6 +26,7 @@ def generate(
     fps: float = typer.Option(24.0, "--fps", help="Frame rate for a label folder (videos keep theirs)."),
     device: str = Device,
     crf: int = Crf,
+    pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
     backend: str = backend_option(None, "the one the model's dataset was made with, else pose"),
     segment_model: str = typer.Option(None, "--segment-model", help=MODEL_HELP),
@@ -46,10 +46,11 @@ def generate(
     config = GenerateConfig(model=model, source=source, audio=str(audio) if audio else None, device=device, fps=fps,
                             segment_backend=backend, segment_model=segment_model,
                             segment_weights=str(weights) if weights else None, segment_threshold=threshold,
-                            segment_smooth=smooth, pose_model=str(pose_model) if pose_model else None, crf=crf,
-                            overwrite=overwrite, quiet=quiet)
-    summary = generate_video(condition, output, config)
-    print_json(summary) if json_output else typer.echo(summary["output"])
+                            segment_smooth=smooth, pose_backend=pose_backend,
+                            pose_model=str(pose_model) if pose_model else None, crf=crf, overwrite=overwrite,
+                            quiet=quiet)
+    result = generate_video(condition, output, config)
+    show(result, json_output, result.output)
 
 
 def dance(
@@ -59,6 +60,7 @@ def dance(
     side: bool = typer.Option(False, "--side-by-side", help="Write source | pose | result side by side."),
     device: str = Device,
     crf: int = Crf,
+    pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
@@ -70,9 +72,9 @@ def dance(
 
     output = output or source.with_name(f"{source.stem}_{Path(target).name}.mp4")
     config = DanceConfig(target=target, device=device, side_by_side=side, crf=crf, overwrite=overwrite,
-                         pose_model=str(pose_model) if pose_model else None, quiet=quiet)
-    summary = run_dance(source, output, config)
-    print_json(summary) if json_output else typer.echo(summary["output"])
+                         pose_backend=pose_backend, pose_model=str(pose_model) if pose_model else None, quiet=quiet)
+    result = run_dance(source, output, config)
+    show(result, json_output, result.output)
 
 
 def models(json_output: bool = Json) -> None:
@@ -82,7 +84,7 @@ def models(json_output: bool = Json) -> None:
 
     found = list_models()
     if json_output:
-        print_json([entry.to_dict() for entry in found])
+        print_json(found)
         return
     if not found:
         typer.echo("no models found in: " + ", ".join(str(folder) for folder in weight_dirs()))

@@ -22,7 +22,7 @@ def info(
     if note := truncation_note(details):
         warn(note)
     if json_output:
-        print_json(details.to_dict())
+        print_json(details)
         return
     fps = details.fps
     fraction = f" ({fps.numerator}/{fps.denominator})" if fps.denominator != 1 else ""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+from v2vcli.cli.options import Json, Overwrite, PoseBackend, PoseModel, PreviewFormat, Quiet, show
 
 
 def pose(
@@ -19,28 +19,28 @@ def pose(
         0.7, "--detection-confidence", min=0.0, max=1.0,
         help="Score a new person must reach to be found (lower finds more, and more false ones)."
     ),
-    pose_model: Path = typer.Option(
-        None, "--pose-model", help="PoseLandmarker .task file (default: pose_landmarker_full.task in weights/)."
-    ),
+    pose_backend: str = PoseBackend,
+    pose_model: Path = PoseModel,
+    preview_format: str = PreviewFormat,
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
     json_output: bool = Json,
 ) -> None:
-    """Find body keypoints (33 mediapipe landmarks) in every frame; write OUT/poses.json and OUT/pose.mp4.
+    """Find body keypoints (mediapipe: 33 landmarks) in every frame; write OUT/poses.json and OUT/pose.mp4.
 
     poses.json holds, per frame, each person's landmarks (x, y in pixels, z, visibility, presence) or
-    null where nobody is found; pose.mp4 draws them as colour-coded limbs at the input's size and fps.
+    null where nobody is found, and each frame's time; pose.mp4 draws them as colour-coded limbs at the
+    input's size and fps.
     """
     from v2vcli.preprocess.pose import PoseConfig, run_pose
 
-    config = PoseConfig(model=pose_model, num_poses=num_poses, smooth=not no_smooth,
+    config = PoseConfig(backend=pose_backend, model=pose_model, num_poses=num_poses, smooth=not no_smooth,
                         min_detection_confidence=detection_confidence)
-    summary = run_pose(video, output, config, overlay=overlay, overwrite=overwrite, quiet=quiet)
-    if json_output:
-        print_json(summary)
-    elif not quiet:
-        typer.echo(f"{summary['output']}: {summary['frames_with_person']}/{summary['frames']} frames with a person, "
-                   f"{summary['seconds']:.1f} s ({summary['fps']:.1f} frames/s)")
+    result = run_pose(video, output, config, overlay=overlay, overwrite=overwrite, quiet=quiet,
+                      preview_format=preview_format)
+    show(result, json_output, None if quiet else
+         f"{result.output}: {result.frames_with_person}/{result.frames} frames with a person, "
+         f"{result.seconds:.1f} s ({result.frames_per_second or 0:.1f} frames/s)")
 
 
 def register(app: typer.Typer) -> None:

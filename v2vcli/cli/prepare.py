@@ -6,8 +6,11 @@ from pathlib import Path
 
 import typer
 
-from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+from v2vcli.cli.options import Json, Overwrite, PoseBackend, PoseModel, Quiet, show
 from v2vcli.cli.segment import MODEL_HELP, SegmentWeights, backend_option, threshold_option
+from v2vcli.preprocess.segment import BACKENDS, DEFAULT_BACKEND, person_backends
+
+MASK_BACKENDS_HELP = " or ".join(f"{name} ({BACKENDS[name].summary})" for name in person_backends())
 
 
 def prepare(
@@ -19,12 +22,12 @@ def prepare(
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     weights: Path = SegmentWeights,
     threshold: float = threshold_option(0.5, "0.5"),
-    pose_model: Path = typer.Option(None, "--pose-model", help="PoseLandmarker .task file."),
+    pose_backend: str = PoseBackend,
+    pose_model: Path = PoseModel,
     masks: bool = typer.Option(True, "--masks/--no-masks", help="Write foreground masks (person segmentation)."),
     mask_backend: str = typer.Option(
-        "pose", "--mask-backend", help="Person segmentation of the masks: pose (whole bodies, any distance; "
-                                       "for a pose dataset, the person whose pose is drawn) or selfie (a face "
-                                       "and shoulders close to the camera)."),
+        DEFAULT_BACKEND, "--mask-backend", help=f"Person segmentation of the masks: {MASK_BACKENDS_HELP}; for a "
+                                                "pose dataset, pose masks the person whose pose is drawn."),
     flow: bool = typer.Option(True, "--flow/--no-flow", help="Write optical flow (else training computes it)."),
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
@@ -37,16 +40,12 @@ def prepare(
     config = PrepareConfig(
         condition=condition, size=parse_size(size) if size else None, segment_backend=backend,
         segment_model=model, segment_weights=str(weights) if weights else None, segment_threshold=threshold,
-        pose_model=str(pose_model) if pose_model else None, masks=masks, mask_backend=mask_backend, flow=flow,
-        overwrite=overwrite, quiet=quiet,
+        pose_backend=pose_backend, pose_model=str(pose_model) if pose_model else None, masks=masks,
+        mask_backend=mask_backend, flow=flow, overwrite=overwrite, quiet=quiet,
     )
-    summary = prepare_dataset(videos, output, config)
-    if json_output:
-        print_json(summary)
-    else:
-        typer.echo(f"{summary['dataset']}: {summary['frames']} frames in {len(summary['sequences'])} sequence(s), "
-                   f"{summary['size'][0]}x{summary['size'][1]}, condition {summary['condition']} "
-                   f"({summary['seconds']} s)")
+    result = prepare_dataset(videos, output, config)
+    show(result, json_output, f"{result.dataset}: {result.frames} frames in {len(result.sequences)} sequence(s), "
+                              f"{result.size[0]}x{result.size[1]}, condition {result.condition} ({result.seconds} s)")
 
 
 def register(app: typer.Typer) -> None:

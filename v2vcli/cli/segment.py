@@ -10,11 +10,9 @@ from pathlib import Path
 
 import typer
 
-from v2vcli.cli.options import Json, Overwrite, Quiet, print_json
+from v2vcli.cli.options import Json, Overwrite, PreviewFormat, Quiet, show
+from v2vcli.preprocess.segment import DEFAULT_BACKEND, backends_help
 
-# Names as v2vcli.preprocess.segment.BACKENDS holds them (not imported: `v2v --help` stays instant).
-BACKENDS_HELP = ("pose (person masks of the pose landmarker: whole bodies at any distance), selfie (a face "
-                 "close to the camera; 'mediapipe' is its older name), segformer or detectron2")
 MODEL_HELP = ("Segmentation model: pose .task or selfie .tflite file (default: from the weights folders), "
               "segformer model folder or hub id, detectron2 config .yaml.")
 
@@ -22,7 +20,7 @@ MODEL_HELP = ("Segmentation model: pose .task or selfie .tflite file (default: f
 def backend_option(default: str | None, shown_default: str) -> typer.models.OptionInfo:
     """--backend/-b, with `shown_default` saying in the help what `default` means."""
     return typer.Option(default, "--backend", "-b", show_default=False,
-                        help=f"Segmentation backend: {BACKENDS_HELP} (default: {shown_default}).")
+                        help=f"Segmentation backend: {backends_help()} (default: {shown_default}).")
 
 
 def threshold_option(default: float | None, shown_default: str) -> typer.models.OptionInfo:
@@ -42,13 +40,14 @@ def segment(
     output: Path = typer.Option(
         None, "--output", "-o", help="Output folder (default: VIDEO_STEM.segment next to VIDEO)."
     ),
-    backend: str = backend_option("pose", "pose"),
+    backend: str = backend_option(DEFAULT_BACKEND, DEFAULT_BACKEND),
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     weights: Path = SegmentWeights,
     threshold: float = threshold_option(0.5, "0.5"),
     smooth: float = Smooth,
     overlay: bool = typer.Option(False, "--overlay", help="Blend the preview on the input instead of black."),
     preview: bool = typer.Option(True, "--preview/--no-preview", help="Write the OUT/segment.mp4 preview."),
+    preview_format: str = PreviewFormat,
     device: str = typer.Option("auto", "--device", help="segformer/detectron2: auto, cpu, cuda or cuda:N."),
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
@@ -62,12 +61,10 @@ def segment(
     config = SegmentConfig(backend=backend, model=model, weights=str(weights) if weights else None,
                            threshold=threshold, smooth=smooth, device=device)
     output = output or video.with_name(f"{video.stem}.segment")
-    summary = export_segmentation(video, output, config, overlay_input=overlay, overwrite=overwrite, quiet=quiet,
-                                  measure_flicker=json_output, preview=preview)
-    if json_output:
-        print_json(summary)
-    elif not quiet:
-        typer.echo(f"{summary['label_images']} label maps ({summary['fps']} frames/s) -> {output}")
+    result = export_segmentation(video, output, config, overlay_input=overlay, overwrite=overwrite, quiet=quiet,
+                                 measure_flicker=json_output, preview=preview, preview_format=preview_format)
+    show(result, json_output, None if quiet else
+         f"{result.label_images} label maps ({result.frames_per_second} frames/s) -> {output}")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,8 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from v2vcli.errors import BadInput
+from v2vcli.flow.storage import BACKWARD_DIR
 
 DATASET_VERSION = 1
+DATASET_FILE = "dataset.json"
+# The parts of a sequence folder (v2vcli/data/dataset.py). The flow is stored as `v2v flow --backward`
+# stores its backward fields: the field under i warps frame i onto frame i+1.
+FRAMES_DIR = "frames"
+LABELS_DIR = "labels"
+MASKS_DIR = "masks"
+FLOW_DIR = BACKWARD_DIR
 CONDITIONS = ("pose", "segment")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_REPORTED = 3
@@ -112,7 +120,7 @@ def open_dataset(root: Path | str, num_classes: int | None = None) -> DatasetInf
     root = Path(root)
     if not root.is_dir():
         raise BadInput(f"{root}: dataset folder not found")
-    if (root / "dataset.json").is_file():
+    if (root / DATASET_FILE).is_file():
         info = _open_v2v(root)
         if num_classes is not None and info.condition == "segment":
             info.num_classes = num_classes
@@ -123,7 +131,7 @@ def open_dataset(root: Path | str, num_classes: int | None = None) -> DatasetInf
 
 
 def _open_v2v(root: Path) -> DatasetInfo:
-    source = root / "dataset.json"
+    source = root / DATASET_FILE
     try:
         meta = json.loads(source.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -134,20 +142,20 @@ def _open_v2v(root: Path) -> DatasetInfo:
     sequences = []
     for entry in meta["sequences"]:
         folder = root / entry["name"]
-        frames, labels = image_files(folder / "frames"), image_files(folder / "labels")
-        masks = image_files(folder / "masks") or None
-        flows = sorted((folder / "flow_backward").glob("*.npy")) or None
+        frames, labels = image_files(folder / FRAMES_DIR), image_files(folder / LABELS_DIR)
+        masks = image_files(folder / MASKS_DIR) or None
+        flows = sorted((folder / FLOW_DIR).glob("*.npy")) or None
         expected = int(entry["frames"])
         if not folder.is_dir():
             problems.add(f"{entry['name']}/ is missing")
             continue
-        for kind, files, count in (("frames", frames, expected), ("labels", labels, expected),
-                                   ("masks", masks, expected), ("flow_backward", flows, expected - 1)):
+        for kind, files, count in ((FRAMES_DIR, frames, expected), (LABELS_DIR, labels, expected),
+                                   (MASKS_DIR, masks, expected), (FLOW_DIR, flows, expected - 1)):
             if files is not None and len(files) != count:
                 problems.add(f"{entry['name']}/{kind} has {len(files)} files, dataset.json says {count}")
         _check_names(entry["name"], frames, labels, problems)
         if masks:
-            _check_names(entry["name"], frames, masks, problems, "masks")
+            _check_names(entry["name"], frames, masks, problems, MASKS_DIR)
         label_channels = 1 if meta["condition"] == "segment" else 3
         for files, channels in ((frames, 3), (labels, label_channels), (masks, 1)):
             if files:
@@ -189,7 +197,7 @@ def _check_meta(meta: object, source: Path) -> None:
 
 
 def _check_names(sequence: str, frames: list[Path], others: list[Path], problems: Problems,
-                 kind: str = "labels") -> None:
+                 kind: str = LABELS_DIR) -> None:
     frame_stems = {path.stem for path in frames}
     other_stems = {path.stem for path in others}
     missing = sorted(frame_stems - other_stems)

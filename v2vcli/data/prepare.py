@@ -6,13 +6,12 @@ landmarker's person masks, which for a pose dataset come from the same landmarke
 the backward optical flow between consecutive frames (DIS), and for pose datasets the target's pose
 statistics (v2vcli.preprocess.normalize) that dance transfer needs. One pass per video: decoding,
 the models and the PNG writes overlap; dataset.json is written last and the folder appears complete
-or not at all. dataset.json records how the labels and masks were made ("segmentation", "masks"), so
-`v2v generate --from segment` can segment new videos the same way.
+or not at all. dataset.json records how the labels and masks were made ("segmentation", "masks",
+and "pose": the pose backend), so `v2v generate --from segment` can segment new videos the same way.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,13 +19,24 @@ from pathlib import Path
 
 import numpy as np
 
-from v2vcli.data.layout import CONDITIONS, DATASET_VERSION
+from v2vcli.data.layout import (
+    CONDITIONS,
+    DATASET_FILE,
+    DATASET_VERSION,
+    FLOW_DIR,
+    FRAMES_DIR,
+    LABELS_DIR,
+    MASKS_DIR,
+)
 from v2vcli.errors import BadInput
 from v2vcli.io.frames import FRAME_NAME, write_image
 from v2vcli.io.outputs import atomic_path, check_output
 from v2vcli.io.video import VideoReader, probe_video
-from v2vcli.preprocess.segment import DEFAULT_BACKEND, PERSON_BACKENDS, SegmentConfig, backend_name
+from v2vcli.preprocess.pose_backend import DEFAULT_POSE_BACKEND, pose_backend_class
+from v2vcli.preprocess.segment import DEFAULT_BACKEND, SegmentConfig, backend_name, person_backends
+from v2vcli.preprocess.timestamps import frame_milliseconds
 from v2vcli.progress import track
+from v2vcli.results import Result, rate, write_json
 
 POSE_LABEL_CHANNELS = 3  # an RGB pose rendering
 MASK_THRESHOLD = 0.5  # person probability above which a mask pixel is foreground, as the segment backends
@@ -36,7 +46,8 @@ MASK_THRESHOLD = 0.5  # person probability above which a mask pixel is foregroun
 class PrepareConfig:
     """What `v2v prepare` makes. size: [W, H], None keeps the first video's size (rounded down to even).
     segment_*: the segmentation for --condition segment (v2vcli.preprocess.segment SegmentConfig fields).
-    pose_model: a PoseLandmarker .task file (None: looked up in weights/). masks / flow: write them.
+    pose_backend: the pose backend of a pose dataset (v2vcli.preprocess.pose_backend). pose_model: its
+    model file (None: its default one from weights/). masks / flow: write them.
     mask_backend: the person segmentation of the masks, "pose" (whole bodies) or "selfie" (close-ups)."""
 
     condition: str = "pose"
@@ -45,6 +56,7 @@ class PrepareConfig:
     segment_model: str | None = None
     segment_weights: str | None = None
     segment_threshold: float = 0.5
+    pose_backend: str = DEFAULT_POSE_BACKEND
     pose_model: str | None = None
     masks: bool = True
     mask_backend: str = DEFAULT_BACKEND
@@ -54,15 +66,36 @@ class PrepareConfig:
     quiet: bool = False
 
 
-def prepare_dataset(videos: list[Path], output: Path, config: PrepareConfig) -> dict:
-    """Build the dataset folder `output` from `videos`; return the summary (also in dataset.json)."""
+@dataclass
+class PrepareResult(Result):
+    """What `v2v prepare` made (its --json).
+
+    dataset: the dataset folder. condition, num_classes, size ([width, height]), sequences ([{"name",
+    "frames", "source"}]): as dataset.json records them. frames: frames written, all sequences together.
+    seconds: wall time. frames_per_second: frames processed a second (throughput; the videos' frame rate
+    is dataset.json's "fps").
+    """
+
+    dataset: str
+    condition: str
+    num_classes: int
+    size: list[int]
+    sequences: list[dict]
+    frames: int
+    seconds: float
+    frames_per_second: float | None
+
+
+def prepare_dataset(videos: list[Path], output: Path, config: PrepareConfig) -> PrepareResult:
+    """Build the dataset folder `output` from `videos`; return what it made (dataset.json has more)."""
     if config.condition not in CONDITIONS:
         raise BadInput(f"unknown condition {config.condition!r}; choose one of: {', '.join(CONDITIONS)}")
     config = replace(config, segment_backend=backend_name(config.segment_backend),
                      mask_backend=backend_name(config.mask_backend))
-    if config.masks and config.mask_backend not in PERSON_BACKENDS:
-        raise BadInput(f"masks need a person segmentation backend ({', '.join(PERSON_BACKENDS)}), "
+    if config.masks and config.mask_backend not in person_backends():
+        raise BadInput(f"masks need a person segmentation backend ({', '.join(person_backends())}), "
                        f"not {config.mask_backend!r}")
+    layout = pose_backend_class(config.pose_backend).layout
     if not videos:
         raise BadInput("name at least one video")
     infos = [probe_video(video) for video in videos]
@@ -93,7 +126,8 @@ def prepare_dataset(videos: list[Path], output: Path, config: PrepareConfig) -> 
         if config.condition == "pose":
             from v2vcli.preprocess.normalize import pose_statistics
 
-            meta["pose_stats"] = pose_statistics(all_poses)
+            meta["pose"] = {"backend": config.pose_backend}
+            meta["pose_stats"] = pose_statistics(all_poses, layout)
             if not meta["pose_stats"]:
                 raise BadInput("no person was found in enough frames to train on poses "
                                f"(frames with a person: {sum(p is not None for p in all_poses)} of {len(all_poses)})")
@@ -101,11 +135,12 @@ def prepare_dataset(videos: list[Path], output: Path, config: PrepareConfig) -> 
             meta["classes"] = classes
             meta["segmentation"] = {"backend": config.segment_backend, "model": located(config.segment_model),
                                     "weights": located(config.segment_weights), "threshold": config.segment_threshold}
-        (folder / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_json(folder / DATASET_FILE, meta)
     frames = sum(sequence["frames"] for sequence in sequences)
     seconds = time.perf_counter() - started
-    return {"dataset": str(output), **{k: meta[k] for k in ("condition", "num_classes", "size", "sequences")},
-            "frames": frames, "seconds": round(seconds, 2), "fps": round(frames / max(seconds, 1e-9), 2)}
+    return PrepareResult(dataset=str(output), condition=meta["condition"], num_classes=meta["num_classes"],
+                         size=meta["size"], sequences=meta["sequences"], frames=frames, seconds=round(seconds, 2),
+                         frames_per_second=rate(frames, seconds))
 
 
 def segment_config(config: PrepareConfig) -> SegmentConfig:
@@ -124,7 +159,7 @@ def sequence_names(videos: list[Path]) -> list[str]:
     names: list[str] = []
     for video in videos:
         name, number = video.stem, 2
-        while name in names or name == "dataset.json":
+        while name in names or name == DATASET_FILE:
             name, number = f"{video.stem}_{number}", number + 1
         names.append(name)
     return names
@@ -141,7 +176,7 @@ def resized(frames, size: tuple[int, int]) -> Iterator[np.ndarray]:
 
 
 class SequenceWriter:
-    """Writes one sequence folder (frames/, labels/, masks/, flow_backward/) frame by frame."""
+    """Writes one sequence folder (FRAMES_DIR, LABELS_DIR, MASKS_DIR, FLOW_DIR) frame by frame."""
 
     def __init__(self, folder: Path, size: tuple[int, int], fps, config: PrepareConfig):
         self.folder, self.size, self.fps, self.config = folder, size, fps, config
@@ -150,26 +185,27 @@ class SequenceWriter:
         self._contexts: list = []
 
     def __enter__(self) -> SequenceWriter:
-        from v2vcli.flow.compute import make_estimator, to_gray
+        from v2vcli.flow.compute import FlowToPrevious
         from v2vcli.io.background import BackgroundSink
         from v2vcli.preprocess.segment import make_backend
 
-        for part in ("frames", "labels") + (("masks",) if self.config.masks else ()) + (
-                ("flow_backward",) if self.config.flow else ()):
+        for part in (FRAMES_DIR, LABELS_DIR) + ((MASKS_DIR,) if self.config.masks else ()) + (
+                (FLOW_DIR,) if self.config.flow else ()):
             (self.folder / part).mkdir(parents=True)
         self._sink = BackgroundSink(self._write)
-        self._flow = make_estimator(self.config.flow_method) if self.config.flow else None
-        self._to_gray = to_gray
-        self._previous_gray = None
+        self._flow = FlowToPrevious(self.config.flow_method) if self.config.flow else None
         self._pose = self._segmenter = self._masker = None
         config = self.config
-        # Pose masks for a pose dataset come from the landmarker that finds the poses: one model run.
-        self._pose_masks = config.masks and config.condition == "pose" and config.mask_backend == "pose"
+        # Pose masks for a pose dataset come from the landmarker that finds the poses (one model run), when
+        # the pose backend gives masks: the "pose" mask backend is that landmarker's.
+        self._pose_masks = (config.masks and config.condition == "pose" and config.mask_backend == "pose"
+                            and pose_backend_class(config.pose_backend).gives_masks)
         if config.condition == "pose":
-            from v2vcli.preprocess.pose import PoseConfig, PoseEstimator
+            from v2vcli.preprocess.pose_backend import PoseConfig, PoseEstimator
 
             model = Path(config.pose_model) if config.pose_model else None
-            self._pose = PoseEstimator(self.fps, PoseConfig(model=model, segmentation_masks=self._pose_masks))
+            pose_config = PoseConfig(backend=config.pose_backend, model=model, segmentation_masks=self._pose_masks)
+            self._pose = PoseEstimator(self.fps, pose_config)
             self._pose.__enter__()
             self._contexts.append(self._pose)
         else:
@@ -204,41 +240,37 @@ class SequenceWriter:
         return count
 
     def add(self, index: int, frame: np.ndarray) -> None:
-        timestamp = round(index * 1000 / float(self.fps))
+        timestamp = frame_milliseconds(index, float(self.fps))
         name = FRAME_NAME.format(index)
-        items = [("frames", name, frame)]
+        items = [(FRAMES_DIR, name, frame)]
         if self._pose is not None:
             from v2vcli.preprocess.render import render_pose
 
             found = self._pose(frame)
             keypoints = found.landmarks[0] if found is not None else None
             self.poses.append(keypoints)
-            items.append(("labels", name, render_pose(keypoints, self.size)))
+            items.append((LABELS_DIR, name, render_pose(keypoints, self.size, layout=self._pose.layout)))
             segment_labels = None
             if self._pose_masks:
                 person = found.segmentation > MASK_THRESHOLD if found is not None else np.zeros(frame.shape[:2])
-                items.append(("masks", name, (person * 255).astype(np.uint8)))
+                items.append((MASKS_DIR, name, (person * 255).astype(np.uint8)))
         else:
             segment_labels = self._segmenter.labels(self._segmenter.scores(frame, timestamp))
-            items.append(("labels", name, segment_labels.astype(np.uint8)))
+            items.append((LABELS_DIR, name, segment_labels.astype(np.uint8)))
         if self._masker is not None:
             person = segment_labels if self._masker is self._segmenter else \
                 self._masker.labels(self._masker.scores(frame, timestamp))
-            items.append(("masks", name, ((person > 0) * 255).astype(np.uint8)))
-        if self._flow is not None:
-            gray = self._to_gray(frame)
-            if self._previous_gray is not None:
-                # backward flow from frame i to i-1, stored under i-1 (see v2vcli/data/dataset.py)
-                items.append(("flow_backward", FRAME_NAME.format(index - 1).replace(".png", ".npy"),
-                              self._flow(gray, self._previous_gray)))
-            self._previous_gray = gray
+            items.append((MASKS_DIR, name, ((person > 0) * 255).astype(np.uint8)))
+        if self._flow is not None and (flow := self._flow(frame)) is not None:
+            # backward flow from frame i to i-1, stored under i-1 (see v2vcli/data/dataset.py)
+            items.append((FLOW_DIR, FRAME_NAME.format(index - 1).replace(".png", ".npy"), flow))
         self._sink.put(items)
 
     def _write(self, items) -> None:
         from v2vcli.flow.storage import write_flow
 
         for part, name, data in items:
-            if part == "flow_backward":
+            if part == FLOW_DIR:
                 write_flow(self.folder / part / name, data)
             else:
                 write_image(self.folder / part / name, data)

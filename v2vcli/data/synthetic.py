@@ -13,6 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from v2vcli.data.layout import DATASET_FILE, DATASET_VERSION, FLOW_DIR, FRAMES_DIR, LABELS_DIR, MASKS_DIR
+from v2vcli.flow.compute import flow_between
+from v2vcli.flow.storage import write_flow
 from v2vcli.io.frames import FRAME_NAME, write_image
 
 PALETTE = np.array([[0, 0, 0], [255, 80, 40], [40, 200, 255]], dtype=np.uint8)
@@ -43,32 +46,31 @@ def write_shapes_dataset(root: Path | str, sequences: int = 1, frames: int = 6, 
                          layout: str = "v2v") -> Path:
     """Write the dataset into `root` (created) in the v2v layout or NVIDIA's ("vid2vid"); return root."""
     root = Path(root)
-    meta = {"version": 1, "condition": condition, "num_classes": 3 if condition == "segment" else 3,
+    meta = {"version": DATASET_VERSION, "condition": condition, "num_classes": 3 if condition == "segment" else 3,
             "size": list(size), "fps": 12.0, "sequences": []}
     for number in range(sequences):
         name = f"clip{number:02d}"
         if layout == "v2v":
-            folders = {kind: root / name / kind for kind in ("frames", "labels", "masks", "flow_backward")}
+            folders = {kind: root / name / kind for kind in (FRAMES_DIR, LABELS_DIR, MASKS_DIR, FLOW_DIR)}
         else:
-            folders = {"frames": root / "train_B" / name, "labels": root / "train_A" / name}
+            folders = {FRAMES_DIR: root / "train_B" / name, LABELS_DIR: root / "train_A" / name}
         for kind, folder in folders.items():
-            if kind == "masks" and not masks or kind == "flow_backward" and not flow:
+            if kind == MASKS_DIR and not masks or kind == FLOW_DIR and not flow:
                 continue
             folder.mkdir(parents=True, exist_ok=True)
         previous = None
         for index in range(frames):
             image, ids = shapes_frame(index, size, phase=1.7 * number)
             label = ids if condition == "segment" else PALETTE[ids]
-            write_image(folders["frames"] / FRAME_NAME.format(index), image)
-            write_image(folders["labels"] / FRAME_NAME.format(index), label)
+            write_image(folders[FRAMES_DIR] / FRAME_NAME.format(index), image)
+            write_image(folders[LABELS_DIR] / FRAME_NAME.format(index), label)
             if layout == "v2v" and masks:
-                write_image(folders["masks"] / FRAME_NAME.format(index), (ids > 0).astype(np.uint8) * 255)
+                write_image(folders[MASKS_DIR] / FRAME_NAME.format(index), (ids > 0).astype(np.uint8) * 255)
             if layout == "v2v" and flow and previous is not None:
-                gray = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (image, previous)]
-                field = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(*gray, None)
-                np.save(folders["flow_backward"] / f"{index - 1:06d}.npy", field.astype(np.float16))
+                # The flow from frame i to i-1, stored under i-1, as `v2v prepare` stores it.
+                write_flow(folders[FLOW_DIR] / f"{index - 1:06d}.npy", flow_between(image, previous))
             previous = image
         meta["sequences"].append({"name": name, "frames": frames})
     if layout == "v2v":
-        (root / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (root / DATASET_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return root

@@ -1,7 +1,8 @@
 """Pose error: does a generated video show the pose it was generated from? (`v2v eval --poses`)
 
-Poses are detected again on the generated frames with mediapipe's PoseLandmarker, as `v2v pose` does
-(VIDEO mode, tracking, One Euro smoothing), and compared joint by joint with the keypoints the condition
+Poses are detected again on the generated frames with the pose backend the condition's poses.json
+names (mediapipe's PoseLandmarker by default), as `v2v pose` does (tracking, One Euro smoothing), and
+compared joint by joint with the keypoints the condition
 maps were rendered from (the condition's `poses.json`). docs/eval.md defines the numbers:
 
 - per person and frame, the mean distance in pixels at the generated frame's size over the joints
@@ -11,7 +12,8 @@ maps were rendered from (the condition's `poses.json`). docs/eval.md defines the
 - the headline `pose_error`, which folds both into one number in [0, 1]: the size-normalized distance
   capped at 1, with 1 for a person not found again (as wrong as a pose a whole body away).
 
-Landmarks are float32 (P, 33, 5) as in `poses.json`: x, y in pixels, z, visibility, presence.
+Landmarks are float32 (P, K, 5) as in `poses.json` (mediapipe: K = 33): x, y in pixels, z, visibility,
+presence.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from v2vcli.errors import BadInput
+from v2vcli.preprocess.pose_backend import DEFAULT_POSE_BACKEND
 
 # render_pose draws a joint when its visibility and presence both reach 0.5: those are the joints the
 # condition map showed the generator, and the ones a detection must show to count as seen.
@@ -122,16 +125,18 @@ class PoseScorer:
 
     Use as a context manager. `scorer(frame)` takes the next RGB uint8 (H, W, 3) frame and returns its
     FRAME_FIELDS. The condition's keypoints are scaled from the poses.json size to the frame's size, as
-    `v2v generate` resizes condition maps to the model's size.
+    `v2v generate` resizes condition maps to the model's size. `backend`: the pose backend that found
+    the condition's keypoints (the poses.json header's), so both sides have the same points.
     """
 
     def __init__(self, frames: list[np.ndarray | None], condition_size: tuple[int, int], fps: Fraction | float,
-                 pose_model: Path | str | None = None):
+                 pose_model: Path | str | None = None, backend: str = DEFAULT_POSE_BACKEND):
         from v2vcli.preprocess.pose import PoseConfig, PoseEstimator
 
         self.frames, self.condition_size, self.index = frames, condition_size, 0
         people = max((len(landmarks) for landmarks in frames if landmarks is not None), default=1)
-        config = PoseConfig(model=Path(pose_model) if pose_model else None, num_poses=max(1, people))
+        config = PoseConfig(backend=backend, model=Path(pose_model) if pose_model else None,
+                            num_poses=max(1, people))
         self._estimator = PoseEstimator(fps, config)
 
     def __enter__(self) -> PoseScorer:

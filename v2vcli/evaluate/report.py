@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
+from dataclasses import replace
 from pathlib import Path
 
-from v2vcli.evaluate.run import COLUMNS
+from v2vcli.evaluate.run import COLUMNS, EvalResult
 from v2vcli.io.outputs import atomic_path
+from v2vcli.results import write_json
 
 CSV_NAME = "metrics.csv"
 SUMMARY_NAME = "summary.json"
@@ -34,12 +35,7 @@ def _format(value: float | int) -> str:
     return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
-def summary_of(result: dict) -> dict:
-    """The result without its per-frame rows (they are in the CSV)."""
-    return {key: value for key, value in result.items() if key != "rows"}
-
-
-def write_plot(result: dict, path: Path) -> bool:
+def write_plot(result: EvalResult, path: Path) -> bool:
     """Draw the metrics over time into a PNG (a pose error panel when `result` has poses); False (nothing
     written) when matplotlib is missing."""
     try:
@@ -47,14 +43,14 @@ def write_plot(result: dict, path: Path) -> bool:
         from matplotlib.figure import Figure
     except ImportError:
         return False
-    rows = result["rows"]
-    has_reference = result["reference"] is not None
+    rows = result.rows
+    has_reference = result.reference is not None
 
     def series(column: str) -> tuple[list[int], list[float]]:
         points = [(row["frame"], row[column]) for row in rows if row[column] is not None]
         return [frame for frame, _ in points], [value for _, value in points]
 
-    has_poses = result.get("poses") is not None
+    has_poses = result.poses is not None
     panels = 1 + 2 * has_reference + has_poses
     # The Figure API, not pyplot: no global backend switch in a caller's process.
     figure = Figure(figsize=(8, 1.2 + 2.2 * panels), layout="constrained")
@@ -70,12 +66,12 @@ def write_plot(result: dict, path: Path) -> bool:
     if has_reference:
         temporal.plot(*series("flicker_reference"), label="reference's flicker", color="tab:cyan", linestyle="--")
     temporal.set_ylabel("levels (0-255)")
-    temporal.set_title(f"{Path(result['generated']).name}: flow from the {result['flow_source']} video")
+    temporal.set_title(f"{Path(result.generated).name}: flow from the {result.flow_source} video")
     temporal.legend(fontsize="small")
     temporal.grid(alpha=0.3)
     if has_reference:
         axes[1].plot(*series("psnr"), color="tab:green")
-        axes[1].set_ylabel(f"PSNR (dB, cap {result['psnr_cap']:g})")
+        axes[1].set_ylabel(f"PSNR (dB, cap {result.psnr_cap:g})")
         axes[1].grid(alpha=0.3)
         axes[2].plot(*series("ssim"), color="tab:purple")
         axes[2].set_ylabel("SSIM")
@@ -85,7 +81,7 @@ def write_plot(result: dict, path: Path) -> bool:
         if has_reference:
             axes[-1].plot(*series("pose_error_reference"), label="reference's own", color="tab:gray", linestyle="--")
         axes[-1].set_ylabel("pose error (person sizes)")
-        axes[-1].set_ylim(-0.02, result["pose_error_cap"] + 0.05)
+        axes[-1].set_ylim(-0.02, result.pose_error_cap + 0.05)
         axes[-1].legend(fontsize="small")
         axes[-1].grid(alpha=0.3)
     axes[-1].set_xlabel("frame")
@@ -93,8 +89,9 @@ def write_plot(result: dict, path: Path) -> bool:
     return True
 
 
-def write_report(result: dict, output: Path) -> tuple[dict, list[str]]:
-    """Write metrics.csv, summary.json and metrics.png into the folder `output`, atomically.
+def write_report(result: EvalResult, output: Path) -> tuple[dict, list[str]]:
+    """Write metrics.csv, summary.json (the result without its rows) and metrics.png into the folder
+    `output`, atomically.
 
     Returns ({"folder": ..., "csv": ..., "summary": ..., "plot": ... or None}, warnings).
     """
@@ -102,7 +99,7 @@ def write_report(result: dict, output: Path) -> tuple[dict, list[str]]:
     warnings = []
     with atomic_path(output) as folder:
         folder.mkdir()
-        write_csv(result["rows"], folder / CSV_NAME)
+        write_csv(result.rows, folder / CSV_NAME)
         drawn = write_plot(result, folder / PLOT_NAME)
         if not drawn:
             warnings.append(NO_MATPLOTLIB)
@@ -112,8 +109,5 @@ def write_report(result: dict, output: Path) -> tuple[dict, list[str]]:
             "summary": str(output / SUMMARY_NAME),
             "plot": str(output / PLOT_NAME) if drawn else None,
         }
-        summary = summary_of(result) | {"outputs": outputs, "warnings": warnings}
-        with open(folder / SUMMARY_NAME, "w") as handle:
-            json.dump(summary, handle, indent=2)
-            handle.write("\n")
+        write_json(folder / SUMMARY_NAME, replace(result, outputs=outputs, warnings=warnings))
     return outputs, warnings

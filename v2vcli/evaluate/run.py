@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,12 +20,13 @@ from v2vcli.errors import BadInput
 from v2vcli.evaluate import metrics
 from v2vcli.evaluate.pose_error import ERROR_CAP, PoseScorer, load_condition_poses
 from v2vcli.evaluate.pose_error import FRAME_FIELDS as POSE_FIELDS
+from v2vcli.flow.compute import STILL_MOTION  # px of self-flow below which a pixel counts as static (no guide)
 from v2vcli.io.video import VideoInfo, VideoReader, probe_video
 from v2vcli.progress import track
+from v2vcli.results import Result
 
 FLOW_METHOD = "dis-medium"
 STATIC_THRESHOLD = 2.0  # levels of blurred guide change below which a pixel counts as static
-STILL_MOTION = 0.5  # px of self-flow below which a pixel counts as static when no guide is given
 STATIC_BLUR = 1.0  # sigma of the blur that keeps encoder noise from counting as change
 
 # One row per frame; the temporal columns of row t describe the pair (t-1, t) and are None in row 0.
@@ -53,10 +56,7 @@ class _Flow:
 
     def both_ways(self, current: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(backward t -> t-1, forward t-1 -> t) for RGB uint8 frames; float32 (H, W, 2) each."""
-        from v2vcli.flow.compute import to_gray
-
-        current, previous = to_gray(current), to_gray(previous)
-        return self._estimate(current, previous), self._estimate(previous, current)
+        return self._estimate.both_ways(current, previous)
 
 
 def _check_same_shape(generated: VideoInfo, other: VideoInfo) -> None:
@@ -86,6 +86,47 @@ def _lockstep(readers: list[VideoReader]) -> Iterator[tuple[np.ndarray, ...]]:
         yield tuple(items)
 
 
+@dataclass
+class EvalResult(Result):
+    """What `v2v eval` measured (its --json and summary.json hold every field but `rows`).
+
+    generated, reference, condition, poses: the inputs (None where not given). flow_source: the video
+    whose flow warps the frames ("reference", "condition" or "generated"); flow_method. warp_error_kind:
+    "relative to the reference" or "absolute". frames, width, height: of the generated video; fps: its
+    frame rate. static_threshold (with a guide video) or still_motion (without): what counts as static.
+    psnr_cap; pose_error_cap (with poses). summary: metric -> its value over the video (None where it
+    does not apply), and pose_frames. rows: one dict per frame with the keys of COLUMNS (in metrics.csv,
+    not in the JSON). outputs: the report folder and each file written, warnings: what was said on stderr
+    (run_evaluation only). Errors are in 8-bit levels (0-255), PSNR in dB, SSIM in [-1, 1] (docs/eval.md).
+    """
+
+    generated: str
+    reference: str | None
+    condition: str | None
+    poses: str | None
+    flow_source: str
+    flow_method: str
+    warp_error_kind: str
+    frames: int
+    width: int
+    height: int
+    fps: float
+    static_threshold: float | None
+    still_motion: float | None
+    psnr_cap: float
+    pose_error_cap: float | None
+    summary: dict[str, Any]
+    rows: list[dict] = field(repr=False)
+    outputs: dict[str, str | None] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON types, without the per-frame rows (metrics.csv holds them)."""
+        data = super().to_dict()
+        del data["rows"]
+        return data
+
+
 def _clean(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else value
 
@@ -103,15 +144,13 @@ def evaluate_videos(
     quiet: bool = True,
     poses: Path | str | None = None,
     pose_model: Path | str | None = None,
-) -> dict:
+) -> EvalResult:
     """Measure the temporal consistency (and, with a reference, the fidelity) of a generated video.
 
     The optical flow of the guide video (the reference, else the condition video, else the generated
-    video itself) between frames t and t-1 warps generated frame t-1 onto frame t. Returns a dict:
+    video itself) between frames t and t-1 warps generated frame t-1 onto frame t. Returns an EvalResult:
     `summary` (one number per metric, None where it does not apply), `rows` (one dict per frame with
-    the keys of COLUMNS), and the inputs: `generated`, `reference`, `condition`, `flow_source`
-    ("reference", "condition" or "generated"), `flow_method`, `warp_error_kind` ("relative to the
-    reference" or "absolute"), `frames`, `width`, `height`, `fps`, `static_threshold`.
+    the keys of COLUMNS), and what was measured how (its fields).
     Errors are in 8-bit levels (0-255), PSNR in dB (capped), SSIM in [-1, 1]; docs/eval.md defines them.
     With `poses` (the condition's poses.json), poses are detected on every generated (and reference)
     frame and compared with the condition's: the pose_* columns, in [0, 1] and pixels at the generated
@@ -143,7 +182,7 @@ def evaluate_videos(
             condition_size = (header["width"], header["height"])
             for video in ("generated", "reference") if reference is not None else ("generated",):
                 pose_scorers[video] = scorers.enter_context(
-                    PoseScorer(condition_poses, condition_size, info.fps, pose_model))
+                    PoseScorer(condition_poses, condition_size, info.fps, pose_model, header["backend"]))
         rows = _frame_rows(readers, info, reference is not None, static_threshold, pose_scorers, quiet)
 
     summary = {column: _mean([row[column] for row in rows]) for column in COLUMNS if column != "frame"}
@@ -153,25 +192,25 @@ def evaluate_videos(
         if summary[column] is not None:
             summary[column] = sum(value * weight for value, weight in pooled) / sum(weight for _, weight in pooled)
     summary["pose_frames"] = sum(row["pose_error"] is not None for row in rows) if poses is not None else None
-    return {
-        "generated": str(generated),
-        "reference": str(reference) if reference is not None else None,
-        "condition": str(condition) if condition is not None else None,
-        "poses": str(poses) if poses is not None else None,
-        "flow_source": flow_source,
-        "flow_method": FLOW_METHOD,
-        "warp_error_kind": "relative to the reference" if reference is not None else "absolute",
-        "frames": len(rows),
-        "width": info.width,
-        "height": info.height,
-        "fps": float(info.fps),
-        "static_threshold": static_threshold if guide_path is not None else None,
-        "still_motion": STILL_MOTION if guide_path is None else None,
-        "psnr_cap": metrics.PSNR_CAP,
-        "pose_error_cap": ERROR_CAP if poses is not None else None,
-        "summary": summary,
-        "rows": rows,
-    }
+    return EvalResult(
+        generated=str(generated),
+        reference=str(reference) if reference is not None else None,
+        condition=str(condition) if condition is not None else None,
+        poses=str(poses) if poses is not None else None,
+        flow_source=flow_source,
+        flow_method=FLOW_METHOD,
+        warp_error_kind="relative to the reference" if reference is not None else "absolute",
+        frames=len(rows),
+        width=info.width,
+        height=info.height,
+        fps=float(info.fps),
+        static_threshold=static_threshold if guide_path is not None else None,
+        still_motion=STILL_MOTION if guide_path is None else None,
+        psnr_cap=metrics.PSNR_CAP,
+        pose_error_cap=ERROR_CAP if poses is not None else None,
+        summary=summary,
+        rows=rows,
+    )
 
 
 def _frame_rows(readers: list[VideoReader], info: VideoInfo, has_reference: bool, static_threshold: float,
@@ -233,7 +272,7 @@ def run_evaluation(
     quiet: bool = False,
     poses: Path | str | None = None,
     pose_model: Path | str | None = None,
-) -> dict:
+) -> EvalResult:
     """`evaluate_videos` (with the pose error when `poses` is given), then write metrics.csv, summary.json
     and metrics.png into the folder `output` (default: GENERATED's stem + "_eval" beside it), atomically.
     Returns the result with `outputs` (the folder and each file written) and `warnings` (e.g. no plot
@@ -252,5 +291,5 @@ def run_evaluation(
     check_output(output, inputs, overwrite)
     result = evaluate_videos(generated, reference, condition, static_threshold=static_threshold, quiet=quiet,
                              poses=poses, pose_model=pose_model)
-    result["outputs"], result["warnings"] = write_report(result, output)
+    result.outputs, result.warnings = write_report(result, output)
     return result

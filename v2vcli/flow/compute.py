@@ -1,4 +1,5 @@
-"""Dense optical flow between frames: OpenCV DIS (fast/medium presets) and Farneback, in one registry.
+"""Dense optical flow between frames: OpenCV DIS (fast/medium presets) and Farneback, in a registry built
+from the method classes themselves (each FlowMethod subclass declares its `name`).
 
 Convention everywhere in v2v: `flow_between(a, b)` is a float32 (H, W, 2) field in pixels, x then y,
 such that a[y, x] ~ b[y + flow[y, x, 1], x + flow[y, x, 0]]. Sampling `b` at the positions `p + flow(p)`
@@ -8,31 +9,82 @@ therefore rebuilds `a` (see `warp`), which is how vid2vid puts the previous fram
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from v2vcli.errors import BadInput, V2VError
 from v2vcli.flow.occlusion import occlusion_mask
 
+DEFAULT_METHOD = "dis-medium"
+STILL_MOTION = 0.5  # pixels: less motion than this between two frames counts as "nothing moved"
+FLOW_METHODS: dict[str, type[FlowMethod]] = {}
 
-class _DIS:
-    """A reusable cv2.DISOpticalFlow: it keeps its image pyramids between calls, which is what makes it fast."""
 
-    def __init__(self, preset_name: str):
-        import cv2
+class FlowMethod:
+    """A dense flow estimator for the frames of one video: `method(first, second)` -> float32 (H, W, 2),
+    the flow from `first` to `second` (the module's convention), for RGB uint8 (H, W, 3) or gray uint8
+    (H, W) frames of one size. Keep one instance per video: DIS reuses its image pyramids between calls.
 
-        self._estimator = cv2.DISOpticalFlow_create(getattr(cv2, preset_name))
+    A subclass sets `name` (registering it) and `summary` (for help texts), and implements `gray_flow`.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            FLOW_METHODS[cls.name] = cls
 
     def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        return self.gray_flow(to_gray(first), to_gray(second))
+
+    def both_ways(self, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the flow from `first` to `second`, the flow from `second` to `first`), each frame made gray once."""
+        first, second = to_gray(first), to_gray(second)
+        return self.gray_flow(first, second), self.gray_flow(second, first)
+
+    def gray_flow(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """The flow between two contiguous gray uint8 (H, W) frames."""
+        raise NotImplementedError
+
+
+class _DIS(FlowMethod):
+    """A reusable cv2.DISOpticalFlow at one of OpenCV's presets."""
+
+    preset: ClassVar[str]
+
+    def __init__(self):
+        import cv2
+
+        self._estimator = cv2.DISOpticalFlow_create(getattr(cv2, self.preset))
+
+    def gray_flow(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return self._estimator.calc(first, second, None)
 
 
-class _Farneback:
+class DisFast(_DIS):
+    name = "dis-fast"
+    summary = "DIS, OpenCV's FAST preset"
+    preset = "DISOPTICAL_FLOW_PRESET_FAST"
+
+
+class DisMedium(_DIS):
+    name = "dis-medium"
+    summary = "DIS, MEDIUM preset"
+    preset = "DISOPTICAL_FLOW_PRESET_MEDIUM"
+
+
+class Farneback(FlowMethod):
     """cv2.calcOpticalFlowFarneback with parameters that suit 256-1024 px video (slower than DIS, smoother)."""
 
-    def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    name = "farneback"
+    summary = "Farneback: slower, smoother"
+
+    def gray_flow(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         import cv2
 
         return cv2.calcOpticalFlowFarneback(
@@ -40,22 +92,20 @@ class _Farneback:
         )
 
 
-# name -> factory of an estimator: callable (gray uint8 (H, W), gray uint8 (H, W)) -> float32 (H, W, 2).
-METHODS: dict[str, Callable[[], Callable[[np.ndarray, np.ndarray], np.ndarray]]] = {
-    "dis-fast": lambda: _DIS("DISOPTICAL_FLOW_PRESET_FAST"),
-    "dis-medium": lambda: _DIS("DISOPTICAL_FLOW_PRESET_MEDIUM"),
-    "farneback": _Farneback,
-}
-DEFAULT_METHOD = "dis-medium"
+# name -> FlowMethod class, as the classes declare them.
+METHODS = FLOW_METHODS
 
 
-def make_estimator(method: str = DEFAULT_METHOD) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """The flow estimator registered as `method`; BadInput listing the valid names for an unknown one."""
-    try:
-        factory = METHODS[method]
-    except KeyError:
-        raise BadInput(f"unknown flow method {method!r}; choose one of: {', '.join(METHODS)}") from None
-    return factory()
+def flow_method_class(method: str) -> type[FlowMethod]:
+    """The flow method registered as `method`; BadInput listing the valid names for an unknown one."""
+    if method not in FLOW_METHODS:
+        raise BadInput(f"unknown flow method {method!r}; choose one of: {', '.join(FLOW_METHODS)}")
+    return FLOW_METHODS[method]
+
+
+def make_estimator(method: str = DEFAULT_METHOD) -> FlowMethod:
+    """A new estimator of the flow method `method`; BadInput listing the valid names for an unknown one."""
+    return flow_method_class(method)()
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -80,7 +130,7 @@ def flow_between(first: np.ndarray, second: np.ndarray, method: str = DEFAULT_ME
     """
     if np.shape(first)[:2] != np.shape(second)[:2]:
         raise V2VError(f"flow needs two frames of one size, got {np.shape(first)} and {np.shape(second)}")
-    return make_estimator(method)(to_gray(first), to_gray(second))
+    return make_estimator(method)(first, second)
 
 
 @dataclass
@@ -118,11 +168,26 @@ def compute_flow(
             if gray.shape != previous.shape:
                 raise V2VError(f"frame {index} is {gray.shape[1]}x{gray.shape[0]}, "
                                f"frame 0 was {previous.shape[1]}x{previous.shape[0]}")
-            forward = estimator(previous, gray)
-            pair = FlowPair(index - 1, forward)
             if backward:
-                pair.backward = estimator(gray, previous)
-                pair.occlusion_forward = occlusion_mask(forward, pair.backward)
-                pair.occlusion_backward = occlusion_mask(pair.backward, forward)
-            yield pair
+                forward, reverse = estimator.both_ways(previous, gray)
+                yield FlowPair(index - 1, forward, reverse, occlusion_mask(forward, reverse),
+                               occlusion_mask(reverse, forward))
+            else:
+                yield FlowPair(index - 1, estimator.gray_flow(previous, gray))
         previous = gray
+
+
+class FlowToPrevious:
+    """For the frames of one video fed in order, the flow from each frame to the one before it (None for
+    the first): what warps the previous frame, or anything on its grid, onto the current one
+    (`warp(previous, flow)`). Frames are RGB uint8 (H, W, 3) or gray (H, W)."""
+
+    def __init__(self, method: str = DEFAULT_METHOD):
+        self._estimator = make_estimator(method)
+        self._previous: np.ndarray | None = None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        gray = to_gray(frame)
+        flow = None if self._previous is None else self._estimator.gray_flow(gray, self._previous)
+        self._previous = gray
+        return flow

@@ -5,8 +5,9 @@
     OUT/occlusion/000000.png          uint8 (H, W), 255 where a pixel of frame 0 has no match in frame 1
     OUT/occlusion_backward/000000.png uint8 (H, W), 255 where a pixel of frame 1 has no match in frame 0
     OUT/flow.mp4                      colour preview: N-1 frames, frame i shows the flow from frame i to i+1
-                                      (not with --no-preview)
-    OUT/flow.json                     the summary (method, sizes, counts, fps, this layout)
+                                      (not with --no-preview; --preview-format: flow.mkv, .mov, .webm, or
+                                      OUT/preview/000000.png, ...)
+    OUT/flow.json                     the summary (method, sizes, counts, pairs_per_second, this layout)
 
 A video of N frames gives N-1 fields, numbered by their first frame. float16 keeps 0.03 px resolution
 up to 64 px of motion (0.125 px up to 512), plenty for flow that is itself accurate to ~0.1-0.5 px.
@@ -27,12 +28,16 @@ FORWARD_DIR = "flow"
 BACKWARD_DIR = "flow_backward"
 OCCLUSION_DIR = "occlusion"
 OCCLUSION_BACKWARD_DIR = "occlusion_backward"
-PREVIEW_NAME = "flow.mp4"
+PREVIEW_STEM = "flow"
 SUMMARY_NAME = "flow.json"
 
 
+def folders(backward: bool) -> tuple[str, ...]:
+    """The subfolders of an output folder: the forward fields, and with `backward` the rest."""
+    return (FORWARD_DIR, *((BACKWARD_DIR, OCCLUSION_DIR, OCCLUSION_BACKWARD_DIR) if backward else ()))
 
-def layout(backward: bool, preview: bool) -> dict[str, str]:
+
+def layout(backward: bool, preview: str | None) -> dict[str, str]:
     """What each file of an output folder holds (written into flow.json); i numbers the first frame."""
     entries = {f"{FORWARD_DIR}/{FIELD_NAME.format(0)}": "float16 (H, W, 2) flow from frame i to i+1, pixels, x then y"}
     if backward:
@@ -41,8 +46,8 @@ def layout(backward: bool, preview: bool) -> dict[str, str]:
             "uint8 (H, W), 255 where a pixel of frame i has no match in frame i+1")
         entries[f"{OCCLUSION_BACKWARD_DIR}/{MASK_NAME.format(0)}"] = (
             "uint8 (H, W), 255 where a pixel of frame i+1 has no match in frame i")
-    if preview:
-        entries[PREVIEW_NAME] = "colour preview with N-1 frames: frame i shows the flow from frame i to i+1"
+    if preview:  # the preview's name in the folder (a video file, or a folder of PNG frames)
+        entries[preview] = "colour preview with N-1 frames: frame i shows the flow from frame i to i+1"
     return entries
 
 

@@ -1,9 +1,10 @@
 """`v2v dance`: the source's moves, the target's appearance, the source's audio.
 
-Two passes over the source video, streamed: the first finds its poses (33 keypoints a frame, kept in
-memory: a few hundred bytes each) so the normalization sees the whole range of the source's positions;
-the second normalizes each pose to the target's body (v2vcli.preprocess.normalize, with the statistics
-saved at prepare/train time), renders it as in training, generates the frame and writes it.
+Two passes over the source video, streamed: the first finds its poses (the pose backend's keypoints,
+33 a frame with mediapipe, kept in memory: a few hundred bytes each) so the normalization sees the
+whole range of the source's positions; the second normalizes each pose to the target's body
+(v2vcli.preprocess.normalize, with the statistics saved at prepare/train time), renders it as in
+training, generates the frame and writes it.
 
 Frames where the source has no person: the last normalized pose is held; before the first pose is
 found, the frame is generated from a blank (no-person) rendering.
@@ -19,29 +20,52 @@ import numpy as np
 
 from v2vcli.errors import BadInput
 from v2vcli.io.writers import check_video_output
+from v2vcli.preprocess.pose_backend import PoseConfig, PoseEstimator, PoseOptions, pose_backend_class
 from v2vcli.progress import track
+from v2vcli.results import Result, rate
 
 
 @dataclass
-class DanceConfig:
+class DanceConfig(PoseOptions):
+    """target: the model (name or path). side_by_side: write source | pose | result. pose_backend,
+    pose_model (PoseOptions): the pose backend that finds the source's poses, and its model file."""
+
     target: str = "demo"
     device: str = "auto"
     side_by_side: bool = False
-    pose_model: str | None = None
     crf: int = 18
     overwrite: bool = False
     quiet: bool = False
 
 
-def source_poses(source: Path, info, config: DanceConfig) -> list[np.ndarray | None]:
-    """The first person's keypoints (33, 5) in every frame of the source, or None where nobody is found."""
-    from v2vcli.io.video import VideoReader
-    from v2vcli.preprocess.pose import PoseConfig, PoseEstimator
+@dataclass
+class DanceResult(Result):
+    """What `v2v dance` made (its --json).
 
-    model = Path(config.pose_model) if config.pose_model else None
-    with PoseEstimator(info.fps, PoseConfig(model=model)) as estimator:
+    output: the video. model: the target model's path. frames: frames written. frames_with_person:
+    source frames where someone was found. fps: the output's frame rate (the source's). has_audio: the
+    source's audio is on it. size: the generated frames' [width, height]. seconds: wall time, both
+    passes. frames_per_second: frames made a second (throughput).
+    """
+
+    output: str
+    model: str
+    frames: int
+    frames_with_person: int
+    fps: float
+    has_audio: bool
+    size: list[int]
+    seconds: float
+    frames_per_second: float | None
+
+
+def source_poses(source: Path, info, config: PoseConfig, quiet: bool = False) -> list[np.ndarray | None]:
+    """The first person's keypoints (K, 5) in every frame of the source, or None where nobody is found."""
+    from v2vcli.io.video import VideoReader
+
+    with PoseEstimator(info.fps, config) as estimator:
         return [found.landmarks[0] if (found := estimator(frame)) is not None else None
-                for frame in track(VideoReader(source, info=info), info.frame_count, "find poses", config.quiet)]
+                for frame in track(VideoReader(source, info=info), info.frame_count, "find poses", quiet)]
 
 
 def held_poses(poses: list[np.ndarray | None]) -> list[np.ndarray | None]:
@@ -63,13 +87,15 @@ def side_by_side(source: np.ndarray, rendering: np.ndarray, result: np.ndarray) 
     return np.concatenate([*scaled, result], axis=1)
 
 
-def dance(source: Path, output: Path, config: DanceConfig) -> dict:
+def dance(source: Path, output: Path, config: DanceConfig) -> DanceResult:
     """Make `output`: the target model performing the source video's moves, with the source's audio."""
     from v2vcli.inference.generate import LoadedModel, frame_writer
     from v2vcli.io.video import VideoReader, VideoWriter, probe_video
     from v2vcli.preprocess.normalize import PoseNormalizer, pose_statistics
     from v2vcli.preprocess.render import render_pose
 
+    estimation = config.pose_config()  # an unknown pose backend fails before any work
+    layout = pose_backend_class(estimation.backend).layout
     source, output = Path(source), Path(output)
     info = probe_video(source)
     check_video_output(output, inputs=[source], overwrite=config.overwrite)
@@ -79,12 +105,12 @@ def dance(source: Path, output: Path, config: DanceConfig) -> dict:
         raise BadInput(f"{model.path}: dance needs a model trained on poses (this one takes {model.condition} "
                        "maps, or has no pose statistics)")
     started = time.perf_counter()
-    poses = source_poses(source, info, config)
+    poses = source_poses(source, info, estimation, config.quiet)
     found = sum(pose is not None for pose in poses)
     if found == 0:
         raise BadInput(f"{source}: no person found in any frame")
     try:
-        normalize = PoseNormalizer(pose_statistics(poses), target_stats)
+        normalize = PoseNormalizer(pose_statistics(poses, layout), target_stats, layout)
     except ValueError as error:
         raise BadInput(f"{source}: {error}") from None
     render_size = tuple(model.config.data.dataset_size or model.size)
@@ -97,9 +123,11 @@ def dance(source: Path, output: Path, config: DanceConfig) -> dict:
         with frame_writer(write) as sink:
             for frame, pose in track(zip(frames, held_poses(poses), strict=True), info.frame_count, "dance",
                                      config.quiet):
-                rendering = model.fit(render_pose(normalize(pose) if pose is not None else None, render_size))
+                normalized = normalize(pose) if pose is not None else None
+                rendering = model.fit(render_pose(normalized, render_size, layout=layout))
                 sink.put((frame, rendering, model.generate(rendering)))
     seconds = time.perf_counter() - started
-    return {"output": str(output), "model": str(model.path), "frames": writer.frames_written,
-            "frames_with_person": found, "fps": float(info.fps), "has_audio": info.has_audio,
-            "size": list(model.size), "seconds": round(seconds, 2)}
+    return DanceResult(output=str(output), model=str(model.path), frames=writer.frames_written,
+                       frames_with_person=found, fps=float(info.fps), has_audio=info.has_audio,
+                       size=list(model.size), seconds=round(seconds, 2),
+                       frames_per_second=rate(writer.frames_written, seconds))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,9 +28,13 @@ import numpy as np
 
 from v2vcli.errors import BadInput
 from v2vcli.io.writers import check_video_output
+from v2vcli.preprocess.pose_backend import PoseOptions
 from v2vcli.progress import track
+from v2vcli.results import Result, rate
 
 if TYPE_CHECKING:
+    from v2vcli.preprocess.keypoints import KeypointLayout
+    from v2vcli.preprocess.pose_backend import PoseConfig
     from v2vcli.preprocess.segment import SegmentConfig
 
 SOURCES = ("pose", "segment")
@@ -38,13 +42,14 @@ POSES_NAME = "poses.json"
 
 
 @dataclass
-class GenerateConfig:
+class GenerateConfig(PoseOptions):
     """model: a name under weights/ or a path. source: None (CONDITION already holds condition maps or
     keypoints), "pose" or "segment" (preprocess a raw video). fps: for a label folder (videos and
     poses.json keep theirs). segment_*: the segmentation for --from segment (v2vcli.preprocess.segment
     SegmentConfig fields); segment_backend None is the backend recorded in the model's dataset.json,
     else the default one, and then segment_model, segment_weights and segment_threshold left None come
-    from that record too."""
+    from that record too. pose_backend, pose_model (PoseOptions): the pose backend of --from pose and its
+    model file."""
 
     model: str = "demo"
     source: str | None = None
@@ -56,7 +61,6 @@ class GenerateConfig:
     segment_weights: str | None = None
     segment_threshold: float | None = None
     segment_smooth: float = 0.0
-    pose_model: str | None = None
     crf: int = 18
     overwrite: bool = False
     quiet: bool = False
@@ -140,7 +144,8 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) 
     """The condition maps of `condition` (see the module docstring) for `model`."""
     from v2vcli.io.frames import frame_paths, read_image
     from v2vcli.io.video import VideoReader, probe_video
-    from v2vcli.preprocess.pose import read_poses
+    from v2vcli.preprocess.pose import header_layout, read_poses
+    from v2vcli.preprocess.pose_backend import pose_backend_class
 
     if config.source is not None and config.source not in SOURCES:
         raise BadInput(f"--from {config.source!r}: choose one of {', '.join(SOURCES)}")
@@ -155,7 +160,7 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) 
             raise BadInput(f"{condition}: keypoints drive pose models only, without --from")
         header, poses = read_poses(condition)
         fps = Fraction(header.get("fps_fraction") or header["fps"]).limit_denominator(100000)
-        maps = pose_maps(poses, (header["width"], header["height"]), model)
+        maps = pose_maps(poses, (header["width"], header["height"]), model, header_layout(header, condition))
         return ConditionStream(maps, len(poses), fps, None, condition)
     info = probe_video(condition)
     reader, size = VideoReader(condition, info=info), (info.width, info.height)
@@ -164,9 +169,10 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) 
         if model.condition == "segment":
             raise BadInput(f"{condition}: a segment model takes a folder of label PNGs (as `v2v segment` writes "
                            "labels/), or a raw video with --from segment")
-        poses_file, poses, reason = matching_poses(condition, info)
-        if poses is not None:
-            stream.maps, stream.origin = pose_maps(poses, size, model), poses_file
+        poses_file, found, reason = matching_poses(condition, info)
+        if found is not None:
+            header, poses = found
+            stream.maps, stream.origin = pose_maps(poses, size, model, header_layout(header, poses_file)), poses_file
             return stream
         stream.warnings.append(
             f"{condition}: reading pose maps from the video itself ({reason}): its H.264 compression shifts "
@@ -174,16 +180,18 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) 
             f"on; give the {POSES_NAME} that `v2v pose` wrote beside it (as CONDITION, or in the video's folder)")
         stream.maps = (model.fit(frame) for frame in reader)
     elif config.source == "pose":
-        stream.maps = pose_maps(estimated_poses(reader, info.fps, config), size, model)
+        estimation = config.pose_config()
+        layout = pose_backend_class(estimation.backend).layout
+        stream.maps = pose_maps(estimated_poses(reader, info.fps, estimation), size, model, layout)
     else:
         stream.segmentation = segmentation_settings(config, model)
         stream.maps = segmented(reader, info.fps, stream.segmentation, model)
     return stream
 
 
-def matching_poses(video: Path, info) -> tuple[Path, list[np.ndarray | None] | None, str]:
-    """(the poses.json beside `video`, its frames when it describes the video's frames (count and size)
-    else None, why not)."""
+def matching_poses(video: Path, info) -> tuple[Path, tuple[dict, list[np.ndarray | None]] | None, str]:
+    """(the poses.json beside `video`, its (header, frames) when it describes the video's frames (count
+    and size) else None, why not)."""
     from v2vcli.preprocess.pose import read_poses
 
     path = video.parent / POSES_NAME
@@ -197,7 +205,7 @@ def matching_poses(video: Path, info) -> tuple[Path, list[np.ndarray | None] | N
     if (width, height) != (info.width, info.height) or len(poses) != info.frame_count:
         return path, None, (f"{path} describes {len(poses)} frames of {width}x{height}, "
                             f"the video has {info.frame_count} of {info.width}x{info.height}")
-    return path, poses, ""
+    return path, (header, poses), ""
 
 
 def check_map(condition_map: np.ndarray, model: LoadedModel, path: Path) -> np.ndarray:
@@ -208,11 +216,11 @@ def check_map(condition_map: np.ndarray, model: LoadedModel, path: Path) -> np.n
     return condition_map
 
 
-def pose_maps(poses: Iterable[np.ndarray | None], source_size: tuple[int, int], model: LoadedModel
-              ) -> Iterator[np.ndarray]:
-    """Keypoints found on frames of `source_size` (W, H), float (P, 33, C) or None per frame -> the
-    model's pose maps, rendered as `v2v prepare` renders its training maps: at the dataset's size (the
-    keypoints scaled to it), then fitted to the model's size as training resizes them."""
+def pose_maps(poses: Iterable[np.ndarray | None], source_size: tuple[int, int], model: LoadedModel,
+              layout: KeypointLayout) -> Iterator[np.ndarray]:
+    """Keypoints found on frames of `source_size` (W, H), float (P, K, C) in `layout` or None per frame ->
+    the model's pose maps, rendered as `v2v prepare` renders its training maps: at the dataset's size
+    (the keypoints scaled to it), then fitted to the model's size as training resizes them."""
     from v2vcli.preprocess.render import render_pose
 
     width, height = model.render_size
@@ -222,15 +230,14 @@ def pose_maps(poses: Iterable[np.ndarray | None], source_size: tuple[int, int], 
         if landmarks is not None:
             scaled = np.array(landmarks, dtype=np.float64)
             scaled[..., :2] *= scale
-        yield model.fit(render_pose(scaled, (width, height)))
+        yield model.fit(render_pose(scaled, (width, height), layout=layout))
 
 
-def estimated_poses(frames: Iterable[np.ndarray], fps, config: GenerateConfig) -> Iterator[np.ndarray | None]:
-    """The landmarks (P, 33, 5) of each frame, or None, as `v2v pose` finds them."""
-    from v2vcli.preprocess.pose import PoseConfig, PoseEstimator
+def estimated_poses(frames: Iterable[np.ndarray], fps, config: PoseConfig) -> Iterator[np.ndarray | None]:
+    """The landmarks (P, K, 5) of each frame, or None, as `v2v pose` finds them."""
+    from v2vcli.preprocess.pose_backend import PoseEstimator
 
-    model = Path(config.pose_model) if config.pose_model else None
-    with PoseEstimator(fps, PoseConfig(model=model)) as estimator:
+    with PoseEstimator(fps, config) as estimator:
         for frame in frames:
             found = estimator(frame)
             yield None if found is None else found.landmarks
@@ -274,10 +281,35 @@ def segmented(frames: Iterable[np.ndarray], fps: Fraction, settings: SegmentConf
             yield model.fit(labels)
 
 
-def generate_video(condition: Path, output: Path, config: GenerateConfig) -> dict:
-    """Generate `output` from `condition` (see the module docstring); return a summary."""
+@dataclass
+class GenerateResult(Result):
+    """What `v2v generate` made (its --json).
+
+    output: the video (or frame folder). model: the model's path. condition: what the maps came from
+    (a poses.json read in place of the pose.mp4 named). frames: frames written. size: [width, height].
+    fps: the output's frame rate. seconds: wall time. frames_per_second: frames generated a second
+    (throughput). segmentation: the SegmentConfig fields of --from segment, else None. warnings: what was
+    said on stderr.
+    """
+
+    output: str
+    model: str
+    condition: str
+    frames: int
+    size: list[int]
+    fps: float
+    seconds: float
+    frames_per_second: float | None
+    segmentation: SegmentConfig | None
+    warnings: list[str]
+
+
+def generate_video(condition: Path, output: Path, config: GenerateConfig) -> GenerateResult:
+    """Generate `output` from `condition` (see the module docstring)."""
     from v2vcli.io.video import VideoWriter
 
+    if config.source == "pose":
+        config.pose_config()  # an unknown pose backend fails before the model loads
     condition, output = Path(condition), Path(output)
     if not condition.exists():
         raise BadInput(f"{condition}: no such file or folder")
@@ -293,8 +325,7 @@ def generate_video(condition: Path, output: Path, config: GenerateConfig) -> dic
         for condition_map in track(stream.maps, stream.count, f"generate {output.name}", config.quiet):
             sink.put(model.generate(condition_map))
     seconds = time.perf_counter() - started
-    return {"output": str(output), "model": str(model.path), "condition": str(stream.origin),
-            "frames": writer.frames_written, "size": list(model.size), "fps": float(stream.fps),
-            "seconds": round(seconds, 2), "frames_per_second": round(writer.frames_written / max(seconds, 1e-9), 2),
-            "segmentation": asdict(stream.segmentation) if stream.segmentation else None,
-            "warnings": stream.warnings}
+    return GenerateResult(output=str(output), model=str(model.path), condition=str(stream.origin),
+                          frames=writer.frames_written, size=list(model.size), fps=float(stream.fps),
+                          seconds=round(seconds, 2), frames_per_second=rate(writer.frames_written, seconds),
+                          segmentation=stream.segmentation, warnings=stream.warnings)

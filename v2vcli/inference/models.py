@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from v2vcli.errors import BadInput, MissingModel
+from v2vcli.errors import BadInput, MissingModel, first_line
 from v2vcli.weights import weight_dirs
 
 GENERATOR_FILE = "generator.safetensors"
@@ -23,10 +23,6 @@ class ModelEntry:
     size: list[int] | None
     label_channels: int
     step: int | None
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "path": str(self.path), "preset": self.preset, "condition": self.condition,
-                "size": self.size, "label_channels": self.label_channels, "step": self.step}
 
 
 def model_file(folder: Path) -> Path | None:
@@ -50,7 +46,7 @@ def describe(name: str, path: Path) -> ModelEntry:
             metadata = handle.metadata() or {}
         config = Config.from_json(metadata["config"], str(generator))
     except Exception as error:  # any unreadable model is reported, not fatal to the listing
-        raise BadInput(f"{generator}: not a readable v2v generator ({str(error).splitlines()[0]})") from None
+        raise BadInput(f"{generator}: not a readable v2v generator ({first_line(error)})") from None
     step = None
     state = path / "state.json" if path.is_dir() else None
     if state is not None and state.is_file():

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from v2vcli.flow.compute import STILL_MOTION
+
 UNLABELED = 255
 
 # The Cityscapes benchmark colours (19 train classes), so street scenes look as people expect them to.
@@ -111,9 +113,6 @@ class TemporalSmoother:
         previous = previous.reshape(scores.shape)  # cv2.remap drops a trailing channel axis of 1
         self._state = self.strength * previous + (1.0 - self.strength) * scores
         return self._state
-
-
-STILL_MOTION = 0.5  # pixels: less motion than this between two frames counts as "nothing moved"
 
 
 def still_pixels(flow: np.ndarray, threshold: float = STILL_MOTION) -> np.ndarray:

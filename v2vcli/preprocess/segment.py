@@ -3,8 +3,9 @@
     OUT/labels/000000.png   uint8 (H, W) class ids, one per input frame (255 = unlabeled)
     OUT/classes.json        {"backend": ..., "model": ..., "classes": [{"id", "name", "color": [r, g, b]}, ...]}
     OUT/segment.mp4         colour preview (the input's size, fps and frame count), or blended on the input;
-                            not with preview=False (--no-preview)
-    OUT/segment.json        the run's summary (what --json prints)
+                            not with preview=False (--no-preview); another format with preview_format
+                            (segment.mkv, .mov, .webm, or OUT/preview/000000.png, ...: v2vcli.export)
+    OUT/segment.json        the run's result (SegmentResult, what --json prints)
 
 Backends (pose and selfie run offline; the others are optional extras):
     pose        person vs background, the person masks of mediapipe's pose landmarker
@@ -18,15 +19,17 @@ Backends (pose and selfie run offline; the others are optional extras):
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from v2vcli.data.layout import LABELS_DIR
 from v2vcli.errors import BadInput
+from v2vcli.export import DEFAULT_PREVIEW_FORMAT, ExportRun, FrameExport
+from v2vcli.io.probe import VideoInfo
 from v2vcli.preprocess.labels import (
     FlickerMeter,
     TemporalSmoother,
@@ -36,25 +39,21 @@ from v2vcli.preprocess.labels import (
     still_pixels,
 )
 from v2vcli.preprocess.segment_backends import (
-    Detectron2Backend,
-    PoseBackend,
+    SEGMENT_ALIASES,
+    SEGMENT_BACKENDS,
+    PoseMaskBackend,
     SegmentBackend,
-    SelfieBackend,
-    TransformersBackend,
 )
+from v2vcli.preprocess.timestamps import frame_milliseconds
+from v2vcli.results import Result, rate, write_json
 
-BACKENDS: dict[str, type[SegmentBackend]] = {
-    backend.name: backend for backend in (PoseBackend, SelfieBackend, TransformersBackend, Detectron2Backend)
-}
-# Older names that keep working; outputs record the name they stand for.
-ALIASES = {"mediapipe": SelfieBackend.name}
-DEFAULT_BACKEND = PoseBackend.name
-# The backends whose labels are person (1) vs background (0): their labels are foreground masks as they are.
-PERSON_BACKENDS = (PoseBackend.name, SelfieBackend.name)
-LABELS_DIR = "labels"
+# name -> backend class and older name -> name, as the backend classes declare them (segment_backends.py).
+BACKENDS = SEGMENT_BACKENDS
+ALIASES = SEGMENT_ALIASES
+DEFAULT_BACKEND = PoseMaskBackend.name
 CLASSES_NAME = "classes.json"
 SUMMARY_NAME = "segment.json"
-PREVIEW_NAME = "segment.mp4"
+PREVIEW_STEM = "segment"
 LABEL_NAME = "{:06d}.png"
 # The flow behind smoothing and the flicker measure: still/moving and warping need little accuracy.
 SMOOTHING_FLOW = "dis-fast"
@@ -78,6 +77,20 @@ class SegmentConfig:
     device: str = "auto"
 
 
+def backends_help() -> str:
+    """The backends for help texts: each name with its summary, and its older names."""
+    described = []
+    for name, backend in BACKENDS.items():
+        older = "".join(f"; {alias!r} is its older name" for alias in backend.aliases)
+        described.append(f"{name} ({backend.summary}{older})")
+    return ", ".join(described[:-1]) + " or " + described[-1]
+
+
+def person_backends() -> tuple[str, ...]:
+    """The backends whose labels are person (1) vs background (0): their labels are foreground masks."""
+    return tuple(name for name, backend in BACKENDS.items() if backend.person)
+
+
 def backend_name(name: str) -> str:
     """The BACKENDS name `name` stands for (itself, or what an alias means); BadInput listing the valid
     names for an unknown one."""
@@ -95,6 +108,44 @@ def make_backend(config: SegmentConfig) -> SegmentBackend:
     return backend(model=config.model, weights=config.weights, threshold=config.threshold, device=config.device)
 
 
+class Labeller:
+    """Label maps for the frames of one video, fed in order: `labeller(frame) -> uint8 (H, W)`.
+
+    `fps` sets the timestamps tracking backends see. `smooth` > 0 averages class scores over time along
+    the optical flow. `flicker` / `raw_flicker`, when given, measure the flicker of the labels returned /
+    of the labels before smoothing (see FlickerMeter).
+    """
+
+    def __init__(self, backend: SegmentBackend, fps: float = 30.0, smooth: float = 0.0,
+                 flicker: FlickerMeter | None = None, raw_flicker: FlickerMeter | None = None):
+        from v2vcli.flow.compute import FlowToPrevious
+
+        self.backend, self.fps, self.flicker, self.raw_flicker = backend, fps, flicker, raw_flicker
+        self.measuring = flicker is not None or raw_flicker is not None
+        self.smooth = smooth
+        self._flow = FlowToPrevious(SMOOTHING_FLOW) if smooth > 0 or self.measuring else None
+        self._smoother = TemporalSmoother(smooth)
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (labels, raw labels) of the last frame
+        self.index = 0
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        scores = self.backend.scores(frame, frame_milliseconds(self.index, self.fps))
+        self.index += 1
+        raw = labels = self.backend.labels(scores)
+        flow = self._flow(frame) if self._flow is not None else None
+        if self.smooth > 0:
+            labels = self.backend.labels(self._smoother(scores, flow))
+        if flow is not None and self.measuring:
+            still = still_pixels(flow)
+            previous_labels, previous_raw = self._previous
+            if self.flicker is not None:
+                self.flicker.add(previous_labels, labels, still)
+            if self.raw_flicker is not None:
+                self.raw_flicker.add(previous_raw, raw, still)
+        self._previous = labels, raw
+        return labels
+
+
 def segment_frames(
     frames: Iterable[np.ndarray],
     backend: SegmentBackend,
@@ -103,43 +154,107 @@ def segment_frames(
     flicker: FlickerMeter | None = None,
     raw_flicker: FlickerMeter | None = None,
 ) -> Iterator[np.ndarray]:
-    """Label maps uint8 (H, W) for RGB uint8 (H, W, 3) frames, one per frame, streamed.
+    """Label maps uint8 (H, W) for RGB uint8 (H, W, 3) frames, one per frame, streamed (see Labeller)."""
+    labeller = Labeller(backend, fps, smooth, flicker, raw_flicker)
+    for frame in frames:
+        yield labeller(frame)
 
-    `fps` sets the timestamps tracking backends see. `smooth` > 0 averages class scores over time along
-    the optical flow. `flicker` / `raw_flicker`, when given, measure the flicker of the labels yielded /
-    of the labels before smoothing (see FlickerMeter).
+
+@dataclass
+class SegmentResult(Result):
+    """What `v2v segment` made (its --json, also OUT/segment.json).
+
+    video, output: the input and the output folder. backend, model, weights, threshold, smooth, device:
+    the segmentation (SegmentConfig; an older backend name recorded as the one it stands for).
+    overlay: the preview is blended on the input. preview: its path, None without one. width, height:
+    the frames' size. frames, label_images: frames read, label maps written (the same). classes: [{"id",
+    "name", "color"}]. class_fractions: class name -> share of all labelled pixels (classes present only).
+    seconds: wall time, model loading included. frames_per_second: frames processed a second
+    (throughput). flicker_rate, flicker_rate_unsmoothed, still_fraction: see FlickerMeter; None unless
+    measured (with --json or smoothing).
     """
-    import cv2
 
-    from v2vcli.flow.compute import make_estimator
+    video: str
+    output: str
+    backend: str
+    model: str | None
+    weights: str | None
+    threshold: float
+    smooth: float
+    device: str
+    overlay: bool
+    preview: str | None
+    width: int
+    height: int
+    frames: int
+    label_images: int
+    classes: list[dict]
+    class_fractions: dict[str, float]
+    seconds: float
+    frames_per_second: float | None
+    flicker_rate: float | None = None
+    flicker_rate_unsmoothed: float | None = None
+    still_fraction: float | None = None
 
-    measuring = flicker is not None or raw_flicker is not None
-    estimator = make_estimator(SMOOTHING_FLOW) if smooth > 0 or measuring else None
-    smoother = TemporalSmoother(smooth)
-    previous_gray = previous_labels = previous_raw = None
-    last_timestamp = -1
-    for index, frame in enumerate(frames):
-        # Tracking backends need strictly increasing integer milliseconds.
-        timestamp = last_timestamp = max(round(index * 1000 / fps), last_timestamp + 1)
-        scores = backend.scores(frame, timestamp)
-        raw = backend.labels(scores)
-        labels = raw
-        flow = None
-        if estimator is not None:
-            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-            if previous_gray is not None:
-                flow = estimator(gray, previous_gray)
-            previous_gray = gray
-        if smooth > 0:
-            labels = backend.labels(smoother(scores, flow))
-        if flow is not None and measuring:
-            still = still_pixels(flow)
-            if flicker is not None:
-                flicker.add(previous_labels, labels, still)
-            if raw_flicker is not None:
-                raw_flicker.add(previous_raw, raw, still)
-        previous_labels, previous_raw = labels, raw
-        yield labels
+
+class SegmentExport(FrameExport):
+    """`v2v segment` on the export skeleton: label PNGs, classes.json, the colour preview, segment.json."""
+
+    preview_stem = PREVIEW_STEM
+
+    def __init__(self, video: Path | str, output: Path | str, config: SegmentConfig, overlay_input: bool = False,
+                 measure_flicker: bool = False, **options):
+        # An unknown name fails before the video is probed; an alias is recorded as what it stands for.
+        self.config = replace(config, backend=backend_name(config.backend))
+        super().__init__(video, output, **options)
+        self.label = f"segment ({self.config.backend})"
+        self.overlay = overlay_input
+        self.measure_flicker = measure_flicker or config.smooth > 0
+        self.flicker, self.raw_flicker = (FlickerMeter(), FlickerMeter()) if self.measure_flicker else (None, None)
+        self.class_pixels = np.zeros(256, np.int64)
+
+    def open(self, folder: Path, info: VideoInfo, stack: ExitStack) -> None:
+        self.backend = stack.enter_context(make_backend(self.config))
+        self.table = color_table(self.backend.classes)
+        self.folder = folder
+        (folder / LABELS_DIR).mkdir()
+        self.labeller = Labeller(self.backend, float(info.fps), self.config.smooth, self.flicker, self.raw_flicker)
+
+    def items(self, frames: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        for index, frame in enumerate(frames):
+            yield index, frame, self.labeller(frame)
+
+    def write(self, item: tuple[int, np.ndarray, np.ndarray]) -> None:
+        from v2vcli.io.frames import write_image
+
+        index, _, labels = item
+        write_image(self.folder / LABELS_DIR / LABEL_NAME.format(index), labels)
+        self.class_pixels += np.bincount(labels.ravel(), minlength=256)
+
+    def preview_frame(self, item: tuple[int, np.ndarray, np.ndarray]) -> np.ndarray:
+        _, frame, labels = item
+        colors = colorize(labels, self.table)
+        return overlay(frame, colors) if self.overlay else colors
+
+    def finish(self, folder: Path, run: ExportRun) -> SegmentResult:
+        total = max(int(self.class_pixels.sum()), 1)
+        classes = [segment_class.to_dict() for segment_class in self.backend.classes]
+        result = SegmentResult(
+            video=str(self.video), output=str(self.output), **asdict(self.config), overlay=self.overlay,
+            preview=str(run.preview) if run.preview else None, width=run.info.width, height=run.info.height,
+            frames=run.items, label_images=run.items, classes=classes,
+            class_fractions={c.name: round(int(self.class_pixels[c.id]) / total, 4) for c in self.backend.classes
+                             if self.class_pixels[c.id]},
+            seconds=round(run.seconds, 3), frames_per_second=rate(run.items, run.seconds),
+        )
+        if self.measure_flicker:
+            result.flicker_rate = _rounded(self.flicker.rate)
+            result.flicker_rate_unsmoothed = _rounded(self.raw_flicker.rate)
+            result.still_fraction = _rounded(self.flicker.still_fraction)
+        write_json(folder / CLASSES_NAME, {"backend": self.config.backend, "model": self.config.model,
+                                           "classes": classes})
+        write_json(folder / SUMMARY_NAME, result)
+        return result
 
 
 def export_segmentation(
@@ -151,89 +266,18 @@ def export_segmentation(
     quiet: bool = False,
     measure_flicker: bool = False,
     preview: bool = True,
-) -> dict:
+    preview_format: str = DEFAULT_PREVIEW_FORMAT,
+) -> SegmentResult:
     """Segment every frame of `video` into the folder `output` (layout in the module docstring).
 
     Decoding (a reader thread), the model (this thread) and writing (a writer thread plus the encoder)
     overlap; memory stays flat. The folder appears only when complete. `measure_flicker` adds the
-    flicker rate to the summary (always measured when smoothing). `preview=False` skips segment.mp4,
-    whose H.264 encoding is most of the cost beyond the model itself. Returns the summary, also
-    written to OUT/segment.json.
+    flicker rate to the result (always measured when smoothing). `preview=False` skips the preview,
+    whose encoding is most of the cost beyond the model itself; `preview_format` chooses its format
+    (v2vcli.export). Returns the result, also written to OUT/segment.json.
     """
-    from contextlib import nullcontext
-
-    from v2vcli.io.background import BackgroundSink
-    from v2vcli.io.frames import write_image
-    from v2vcli.io.outputs import atomic_path, check_output
-    from v2vcli.io.video import PREVIEW_PRESET, VideoReader, VideoWriter, probe_video
-    from v2vcli.progress import track
-
-    config = config or SegmentConfig()
-    # An unknown name fails before the video is probed; an alias is recorded as what it stands for.
-    config = replace(config, backend=backend_name(config.backend))
-    video, output = Path(video), Path(output)
-    info = probe_video(video)
-    check_output(output, [video], overwrite)
-    measure_flicker = measure_flicker or config.smooth > 0
-    flicker, raw_flicker = (FlickerMeter(), FlickerMeter()) if measure_flicker else (None, None)
-    started = time.perf_counter()
-    count = 0
-    class_pixels = np.zeros(256, np.int64)
-    with make_backend(config) as backend, atomic_path(output) as folder:
-        table = color_table(backend.classes)
-        (folder / LABELS_DIR).mkdir(parents=True)
-        preview_writer = VideoWriter(folder / PREVIEW_NAME, info.fps, preset=PREVIEW_PRESET) if preview else None
-        with preview_writer or nullcontext() as writer:
-
-            def write(item: tuple[int, np.ndarray, np.ndarray]) -> None:
-                index, frame, labels = item
-                write_image(folder / LABELS_DIR / LABEL_NAME.format(index), labels)
-                class_pixels[:] += np.bincount(labels.ravel(), minlength=256)
-                if writer is not None:
-                    colors = colorize(labels, table)
-                    writer.write(overlay(frame, colors) if overlay_input else colors)
-
-            with BackgroundSink(write) as sink:
-                frames = VideoReader(video, info=info)
-                # The reader's frames are kept for the overlay; tee them through a one-item buffer.
-                current: list[np.ndarray] = []
-
-                def remember(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-                    for frame in source:
-                        current[:] = [frame]
-                        yield frame
-
-                labelled = segment_frames(remember(frames), backend, float(info.fps), config.smooth, flicker,
-                                          raw_flicker)
-                for labels in track(labelled, info.frame_count, f"segment ({config.backend})", quiet):
-                    sink.put((count, current[0], labels))
-                    count += 1
-        seconds = time.perf_counter() - started
-        total = max(int(class_pixels.sum()), 1)
-        summary = {
-            "video": str(video),
-            "output": str(output),
-            **asdict(config),
-            "overlay": overlay_input,
-            "preview": str(output / PREVIEW_NAME) if preview else None,
-            "width": info.width,
-            "height": info.height,
-            "frames": count,
-            "label_images": count,
-            "classes": [segment_class.to_dict() for segment_class in backend.classes],
-            "class_fractions": {c.name: round(int(class_pixels[c.id]) / total, 4) for c in backend.classes
-                                if class_pixels[c.id]},
-            "seconds": round(seconds, 3),
-            "fps": round(count / seconds, 2) if seconds > 0 else None,
-        }
-        if measure_flicker:
-            summary["flicker_rate"] = _rounded(flicker.rate)
-            summary["flicker_rate_unsmoothed"] = _rounded(raw_flicker.rate)
-            summary["still_fraction"] = _rounded(flicker.still_fraction)
-        classes = {"backend": config.backend, "model": config.model, "classes": summary["classes"]}
-        (folder / CLASSES_NAME).write_text(json.dumps(classes, indent=2) + "\n")
-        (folder / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return SegmentExport(video, output, config or SegmentConfig(), overlay_input, measure_flicker,
+                         preview_format=preview_format if preview else None, overwrite=overwrite, quiet=quiet).run()
 
 
 def _rounded(value: float | None) -> float | None:

@@ -1,21 +1,28 @@
 """Segmentation backends: mediapipe's pose landmarker masks (offline default) and selfie segmenter,
-transformers SegFormer/Mask2Former, detectron2.
+transformers SegFormer/Mask2Former, detectron2, in a registry built from the classes themselves.
 
-Each imports its library when it is built, so listing or importing the registry costs nothing and a
-missing optional library is one MissingBackend line naming how to install it.
+A backend is a SegmentBackend subclass that declares its `name` (and any older `aliases`); defining the
+class registers it, as PySceneDetect's VideoStream backends are. Each imports its library when it is
+built, so listing or importing the registry costs nothing and a missing optional library is one
+MissingBackend line naming how to install it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from v2vcli.errors import BadInput, MissingBackend, MissingModel
+from v2vcli.errors import BadInput, MissingBackend, MissingModel, first_line
 from v2vcli.preprocess.labels import UNLABELED, SegmentClass, class_table
 from v2vcli.preprocess.native_logs import native_logs_silenced
+from v2vcli.preprocess.timestamps import StrictMilliseconds
 
 DETECTRON2_INSTALL = "pip install 'git+https://github.com/facebookresearch/detectron2.git'"
+SEGMENT_BACKENDS: dict[str, type[SegmentBackend]] = {}
+# Older names that keep working -> the name they stand for (outputs record that one).
+SEGMENT_ALIASES: dict[str, str] = {}
 
 
 class SegmentBackend:
@@ -25,10 +32,22 @@ class SegmentBackend:
     pixel that can be averaged over time: C class probabilities, or C = 1 (the foreground probability)
     for a two-class backend. `labels(scores)` turns it into a uint8 (H, W) map of `classes` ids.
     Use as a context manager, or call `close()`.
+
+    A subclass sets `name` (registering it), `summary` (one phrase for help texts), `aliases` (older
+    names), and `person` when its labels are person (1) vs background (0), i.e. foreground masks.
     """
 
-    name = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    person: ClassVar[bool] = False
     classes: list[SegmentClass]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            SEGMENT_BACKENDS[cls.name] = cls
+            SEGMENT_ALIASES.update(dict.fromkeys(cls.aliases, cls.name))
 
     def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
         raise NotImplementedError
@@ -46,15 +65,11 @@ class SegmentBackend:
         self.close()
 
 
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 class PersonBackend(SegmentBackend):
     """Person vs background from a person probability (scores C = 1): person where it exceeds `threshold`."""
 
     classes = [SegmentClass(0, "background", (0, 0, 0)), SegmentClass(1, "person", (220, 20, 60))]
+    person = True
 
     def __init__(self, threshold: float):
         if not 0.0 < threshold < 1.0:
@@ -67,24 +82,27 @@ class PersonBackend(SegmentBackend):
         return super().labels(scores)
 
 
-class PoseBackend(PersonBackend):
+class PoseMaskBackend(PersonBackend):
     """The person masks of mediapipe's PoseLandmarker (weights/pose_landmarker_full.task), the model
     `v2v pose` uses: every person it finds (up to MAX_PEOPLE) is `person`. Made for whole bodies at any
     distance from the camera; a face filling the frame may go unfound (the selfie backend is for that)."""
 
     name = "pose"
+    summary = "person masks of the pose landmarker: whole bodies at any distance"
     MAX_PEOPLE = 4
 
     def __init__(self, model: Path | str | None = None, threshold: float = 0.5, **_):
         super().__init__(threshold)
-        from v2vcli.preprocess.pose import POSE_MODEL_FILE, PoseConfig, PoseEstimator
+        from v2vcli.preprocess.mediapipe_pose import POSE_MODEL_FILE, MediapipePose
+        from v2vcli.preprocess.pose_backend import PoseConfig
         from v2vcli.weights import find_weight_file
 
         path = find_weight_file(POSE_MODEL_FILE, model, option="--model")
         # No One Euro smoothing: it moves keypoints only, and the masks come from mediapipe's own tracking.
-        config = PoseConfig(model=path, num_poses=self.MAX_PEOPLE, smooth=False, segmentation_masks=True)
+        config = PoseConfig(backend=MediapipePose.name, model=path, num_poses=self.MAX_PEOPLE, smooth=False,
+                            segmentation_masks=True)
         # The frame rate only sets timestamps, and scores() passes its own.
-        self._estimator = PoseEstimator(30, config).__enter__()
+        self._estimator = MediapipePose(30, config).__enter__()
 
     def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
         found = self._estimator(frame, timestamp_ms)
@@ -104,6 +122,8 @@ class SelfieBackend(PersonBackend):
     multi-class model (several outputs, e.g. selfie_multiclass) gives one class per output."""
 
     name = "selfie"
+    summary = "a face close to the camera"
+    aliases = ("mediapipe",)
     MODEL_FILE = "selfie_segmentation.tflite"
 
     def __init__(self, model: Path | str | None = None, threshold: float = 0.5, **_):
@@ -127,18 +147,20 @@ class SelfieBackend(PersonBackend):
             raise MissingModel(f"{path}: not a segmentation model mediapipe can load ({first_line(error)})") from None
         self._mp = mp
         self._first = True
+        self._clock = StrictMilliseconds()
         names = list(self._segmenter.labels or [])
         if len(names) > 1:
             self.classes = class_table(dict(enumerate(names)))
 
     def scores(self, frame: np.ndarray, timestamp_ms: int) -> np.ndarray:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+        timestamp = self._clock(timestamp_ms)
         if self._first:  # the first inference logs a warning from C++
             self._first = False
             with native_logs_silenced():
-                masks = self._segmenter.segment_for_video(image, timestamp_ms).confidence_masks
+                masks = self._segmenter.segment_for_video(image, timestamp).confidence_masks
         else:
-            masks = self._segmenter.segment_for_video(image, timestamp_ms).confidence_masks
+            masks = self._segmenter.segment_for_video(image, timestamp).confidence_masks
         height, width = frame.shape[:2]
         # numpy_view() points into mediapipe's buffer, reused by the next call: copy it out.
         return np.stack([mask.numpy_view().reshape(height, width) for mask in masks], axis=2).astype(np.float32)
@@ -155,6 +177,7 @@ class TransformersBackend(SegmentBackend):
     a local folder (save_pretrained layout) or a model hub id; classes from the model's id2label."""
 
     name = "segformer"
+    summary = "any transformers SegFormer/Mask2Former model"
 
     def __init__(self, model: Path | str | None = None, device: str = "auto", **_):
         if model is None:
@@ -254,6 +277,7 @@ class Detectron2Backend(SegmentBackend):
     or the config's MODEL.WEIGHTS). Panoptic ids: thing classes first, then stuff classes."""
 
     name = "detectron2"
+    summary = "a detectron2 config and weights"
 
     def __init__(self, model: Path | str | None = None, weights: Path | str | None = None, device: str = "auto",
                  **_):
