@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,12 +20,26 @@ from skimage import data
 from typer.testing import CliRunner
 
 from v2vcli.cli.app import app
-from v2vcli.errors import MissingBackend
+from v2vcli.errors import MissingBackend, MissingModel
 from v2vcli.io.frames import read_image
 from v2vcli.io.video import VideoWriter, probe_video, read_frames
-from v2vcli.preprocess.labels import CITYSCAPES_COLORS, FlickerMeter, class_table, still_pixels
+from v2vcli.preprocess import segment_backends
+from v2vcli.preprocess.labels import (
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_COLORS,
+    FlickerMeter,
+    SegmentClass,
+    class_table,
+    still_pixels,
+)
 from v2vcli.preprocess.segment import SegmentConfig, make_backend, segment_frames
-from v2vcli.preprocess.segment_backends import DETECTRON2_INSTALL, SegmentBackend
+from v2vcli.preprocess.segment_backends import (
+    CITYSCAPES_MODEL,
+    DETECTRON2_INSTALL,
+    SegmentBackend,
+    hub_cache_dir,
+    hub_unreachable,
+)
 
 runner = CliRunner()
 
@@ -224,23 +243,33 @@ def test_class_table_keeps_cityscapes_colours_and_gives_others_distinct_ones():
         class_table({300: "too many"})
 
 
-@pytest.fixture(scope="module")
-def tiny_segformer(tmp_path_factory):
+def save_tiny_segformer(folder: Path, names: dict[int, str]) -> Path:
+    """A randomly initialised SegFormer (a few hundred weights) with these classes, saved as a hub model is."""
     pytest.importorskip("transformers")
     import torch
     from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
     torch.manual_seed(0)
-    names = {0: "road", 1: "person", 2: "sky"}
     config = SegformerConfig(
         num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[8, 16], num_attention_heads=[1, 1],
-        patch_sizes=[7, 3], strides=[4, 2], mlp_ratios=[2, 2], decoder_hidden_size=16, num_labels=3,
+        patch_sizes=[7, 3], strides=[4, 2], mlp_ratios=[2, 2], decoder_hidden_size=16, num_labels=len(names),
         id2label=names, label2id={name: index for index, name in names.items()},
     )
-    folder = tmp_path_factory.mktemp("segformer") / "tiny"
     SegformerForSemanticSegmentation(config).eval().save_pretrained(folder)
     SegformerImageProcessor(size={"height": 64, "width": 64}).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_segformer(tmp_path_factory):
+    return save_tiny_segformer(tmp_path_factory.mktemp("segformer") / "tiny", {0: "road", 1: "person", 2: "sky"})
+
+
+@pytest.fixture(scope="module")
+def tiny_cityscapes(tmp_path_factory):
+    """A tiny SegFormer with the id2label of nvidia's Cityscapes models: the 19 train classes by train id."""
+    names = dict(enumerate(CITYSCAPES_COLORS))
+    return save_tiny_segformer(tmp_path_factory.mktemp("segformer") / "cityscapes", names)
 
 
 def test_segformer_backend_loads_a_saved_model_and_matches_its_own_forward(tiny_segformer):
@@ -331,6 +360,105 @@ def test_segformer_without_transformers_names_the_install(monkeypatch, tiny_segf
     monkeypatch.setitem(sys.modules, "transformers", None)  # import now raises ImportError
     with pytest.raises(MissingBackend, match=r"pip install 'v2v\[segformer\]'"):
         make_backend(SegmentConfig(backend="segformer", model=str(tiny_segformer)))
+
+
+@pytest.fixture
+def empty_model_folders(monkeypatch, tmp_path):
+    """No model anywhere v2v looks: an empty user cache, $V2V_WEIGHTS and working folder. Returns the cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("V2V_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "cache" / "v2v"
+
+
+def put_in_hub_cache(model_folder: Path, hub_id: str, cache: Path) -> None:
+    """Lay `model_folder` out as huggingface_hub leaves a download of `hub_id` in `cache`."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repository = cache / ("models--" + hub_id.replace("/", "--"))
+    shutil.copytree(model_folder, repository / "snapshots" / revision)
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text(revision)
+
+
+@pytest.mark.parametrize("where", ["v2v's hub cache", "a weights folder"])
+def test_segformer_without_a_model_is_cityscapes_found_offline(tiny_cityscapes, empty_model_folders, monkeypatch,
+                                                               tmp_path, where):
+    """No --model: the Cityscapes SegFormer, from what a first run downloaded into v2v's cache or from a folder
+    `hf download --local-dir` filled, without a network: classes and colours are Cityscapes'."""
+    if where == "v2v's hub cache":
+        put_in_hub_cache(tiny_cityscapes, CITYSCAPES_MODEL, hub_cache_dir())
+        assert hub_cache_dir() == empty_model_folders / "hub"
+    else:
+        shutil.copytree(tiny_cityscapes, tmp_path / "weights" / CITYSCAPES_MODEL.split("/")[1])
+    monkeypatch.setattr(segment_backends, "hub_unreachable", lambda: pytest.fail("the network was consulted"))
+    with make_backend(SegmentConfig(backend="segformer", device="cpu")) as backend:
+        assert backend.classes == CITYSCAPES_CLASSES
+        labels = backend.labels(backend.scores(astronaut()[::4, ::4], 0))
+    assert labels.shape == (64, 64) and labels.max() < 19
+    assert CITYSCAPES_CLASSES[13] == SegmentClass(13, "car", (0, 0, 142))
+
+
+def test_segformer_downloads_a_missing_model_into_v2vs_cache(empty_model_folders, monkeypatch):
+    """With the hub reachable, a hub id not yet cached is fetched into ~/.cache/v2v/hub, not the global one."""
+    import transformers
+
+    asked = []
+
+    def from_pretrained(source, **options):
+        asked.append((source, options))
+        raise OSError("stopped here")
+
+    monkeypatch.setattr(segment_backends, "hub_unreachable", lambda: None)
+    monkeypatch.setattr(transformers.AutoImageProcessor, "from_pretrained", from_pretrained)
+    with pytest.raises(MissingModel, match=f"^{CITYSCAPES_MODEL}: cannot load"):
+        make_backend(SegmentConfig(backend="segformer", device="cpu"))
+    assert asked == [(CITYSCAPES_MODEL, {"local_files_only": False, "cache_dir": str(empty_model_folders / "hub")})]
+
+
+def test_hub_probe_fails_fast_on_a_closed_port_and_passes_an_open_one(monkeypatch):
+    from huggingface_hub import constants
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{listening.getsockname()[1]}")
+        assert hub_unreachable() is None
+    started = time.monotonic()
+    assert hub_unreachable() == "127.0.0.1: Connection refused"  # the port closed with the socket
+    assert time.monotonic() - started < 1.0
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert hub_unreachable() == "HF_HUB_OFFLINE is set"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("offline", ["HF_HUB_OFFLINE", "closed port"])
+def test_segformer_default_without_network_or_copy_is_one_line_naming_model(small_clip, tmp_path, offline):
+    """As a user without a route to the hub sees it: exit 1 within seconds, one line that says how to get the
+    files and to pass --model, nothing written."""
+    environment = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "V2V_WEIGHTS": str(tmp_path / "w")}
+    environment.pop("HF_HUB_OFFLINE", None)
+    if offline == "HF_HUB_OFFLINE":
+        environment["HF_HUB_OFFLINE"] = "1"
+    else:
+        environment["HF_ENDPOINT"] = f"http://127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "v2vcli", "segment", str(small_clip), "-o", str(tmp_path / "out"),
+                             "-b", "segformer"], capture_output=True, text=True, cwd=tmp_path, env=environment)
+    seconds = time.monotonic() - started
+    reason = "HF_HUB_OFFLINE is set" if offline == "HF_HUB_OFFLINE" else "127.0.0.1: Connection refused"
+    folder = CITYSCAPES_MODEL.split("/")[1]
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {CITYSCAPES_MODEL}: not in v2v's model cache and the model hub cannot be reached ({reason}); "
+        f"where a network exists, run `hf download {CITYSCAPES_MODEL} --local-dir {folder}` and pass "
+        f"--model PATH (that folder)"]
+    assert seconds < 30  # huggingface_hub alone retries for minutes; this is interpreter start-up and imports
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache" / "v2v" / "hub").exists()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("detectron2") is not None, reason="detectron2 is installed")

@@ -14,7 +14,9 @@ from v2vcli.cli.options import Json, Overwrite, PreviewFormat, Quiet, show
 from v2vcli.preprocess.segment import DEFAULT_BACKEND, backends_help
 
 MODEL_HELP = ("Segmentation model: pose .task or selfie .tflite file (default: from the weights folders), "
-              "segformer model folder or hub id, detectron2 config .yaml.")
+              "segformer model folder or hub id (default: nvidia/segformer-b0-finetuned-cityscapes-1024-1024, "
+              "Cityscapes' 19 classes, non-commercial licence, downloaded once into ~/.cache/v2v/hub), "
+              "detectron2 config .yaml.")
 
 
 def backend_option(default: str | None, shown_default: str) -> typer.models.OptionInfo:

@@ -14,7 +14,8 @@ from v2vcli.flow.compute import STILL_MOTION
 
 UNLABELED = 255
 
-# The Cityscapes benchmark colours (19 train classes), so street scenes look as people expect them to.
+# The Cityscapes benchmark colours (19 train classes, in train-id order), so street scenes look as people
+# expect them to.
 CITYSCAPES_COLORS: dict[str, tuple[int, int, int]] = {
     "road": (128, 64, 128), "sidewalk": (244, 35, 232), "building": (70, 70, 70), "wall": (102, 102, 156),
     "fence": (190, 153, 153), "pole": (153, 153, 153), "traffic light": (250, 170, 30),
@@ -38,6 +39,11 @@ class SegmentClass:
         data = asdict(self)
         data["color"] = list(self.color)
         return data
+
+
+# Cityscapes' classes by train id (0..18, the order above), as Cityscapes-trained models number them.
+CITYSCAPES_CLASSES = [SegmentClass(train_id, name, color)
+                      for train_id, (name, color) in enumerate(CITYSCAPES_COLORS.items())]
 
 
 def indexed_palette(count: int = 256) -> np.ndarray:

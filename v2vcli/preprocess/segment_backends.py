@@ -20,6 +20,11 @@ from v2vcli.preprocess.native_logs import native_logs_silenced
 from v2vcli.preprocess.timestamps import StrictMilliseconds
 
 DETECTRON2_INSTALL = "pip install 'git+https://github.com/facebookresearch/detectron2.git'"
+# The segformer backend's model when none is named: street scenes in Cityscapes' 19 classes. NVIDIA's
+# SegFormer weights are for non-commercial use only (research or evaluation): see docs/segment.md.
+CITYSCAPES_MODEL = "nvidia/segformer-b0-finetuned-cityscapes-1024-1024"
+# Seconds to wait for the model hub to accept a connection before calling it unreachable.
+HUB_TIMEOUT = 3.0
 SEGMENT_BACKENDS: dict[str, type[SegmentBackend]] = {}
 # Older names that keep working -> the name they stand for (outputs record that one).
 SEGMENT_ALIASES: dict[str, str] = {}
@@ -172,45 +177,93 @@ class SelfieBackend(PersonBackend):
             self._segmenter = None
 
 
+def hub_cache_dir() -> Path:
+    """Where model hub downloads go: v2v's own cache, not the user's global Hugging Face cache."""
+    from v2vcli.weights import cache_dir
+
+    return cache_dir() / "hub"
+
+
+def hub_unreachable() -> str | None:
+    """Why the model hub cannot be reached now, in a few words; None when it accepts a connection within
+    HUB_TIMEOUT seconds, or when a proxy stands between (the download itself then tells).
+
+    huggingface_hub retries an unreachable hub for about 25 s per file, several files in a row: this
+    probe lets a machine without a route fail in seconds instead.
+    """
+    import socket
+    import threading
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    endpoint = urlsplit(constants.ENDPOINT)
+    host = endpoint.hostname or ""
+    if endpoint.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+        return None
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    failures: list[OSError] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=HUB_TIMEOUT).close()
+        except OSError as error:
+            failures.append(error)
+
+    # A thread, because name resolution ignores socket timeouts.
+    probe = threading.Thread(target=connect, daemon=True)
+    probe.start()
+    probe.join(HUB_TIMEOUT + 1.0)
+    if probe.is_alive():
+        return f"{host} did not answer within {HUB_TIMEOUT:g} s"
+    return f"{host}: {failures[0].strerror or first_line(failures[0])}" if failures else None
+
+
 class TransformersBackend(SegmentBackend):
     """A transformers semantic (SegFormer, ...) or universal (Mask2Former, ...) segmentation model, from
-    a local folder (save_pretrained layout) or a model hub id; classes from the model's id2label."""
+    a local folder (save_pretrained layout) or a model hub id; classes from the model's id2label.
+
+    Without a model: CITYSCAPES_MODEL (street scenes, Cityscapes' 19 classes and colours), from a folder of
+    that name in the weights folders, else v2v's hub cache (`hub_cache_dir()`), else downloaded there once.
+    A hub id is read from that cache without touching the network; it is downloaded only when missing,
+    and an unreachable hub is one MissingModel line saying how to fetch the files elsewhere.
+    """
 
     name = "segformer"
-    summary = "any transformers SegFormer/Mask2Former model"
+    summary = "street scenes, Cityscapes' 19 classes, or any transformers SegFormer/Mask2Former model"
 
     def __init__(self, model: Path | str | None = None, device: str = "auto", **_):
-        if model is None:
-            raise BadInput("the segformer backend needs --model: a local model folder or a hub id such as "
-                           "nvidia/segformer-b0-finetuned-ade-512-512")
         try:
-            import torch
             import transformers
         except ImportError:
             raise MissingBackend("the segformer backend needs transformers: pip install 'v2v[segformer]'") from None
-        self._torch = torch
-        from v2vcli.devices import resolve_device  # imports torch: only the backends that need it
+        source, hub_id = _model_source(model)
+        model = model or source
+        # Decided before torch loads, so that a machine without a route to the hub fails in about a second.
+        download = hub_id is not None and not _in_hub_cache(hub_id)
+        if download:
+            _require_hub(hub_id)
+        import torch
 
+        from v2vcli.devices import resolve_device
+
+        self._torch = torch
         self.device = resolve_device(device)
-        local = Path(model).expanduser()
-        if local.exists():
-            source, local_only = str(local), True
-        elif str(model).startswith((".", "/", "~")) or str(model).count("/") > 1:
-            raise MissingModel(f"{model}: model folder not found")
-        else:
-            source, local_only = str(model), False
         # No torchvision warnings or weight-loading progress bars on the user's terminal.
         verbosity, bars = transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled()
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
         try:
-            processor = transformers.AutoImageProcessor.from_pretrained(source, local_files_only=local_only)
-            try:
-                model_object = transformers.AutoModelForSemanticSegmentation.from_pretrained(
-                    source, local_files_only=local_only)
-            except ValueError:  # not a per-pixel classifier: a mask-classification model (Mask2Former, ...)
-                model_object = transformers.AutoModelForUniversalSegmentation.from_pretrained(
-                    source, local_files_only=local_only)
+            try:  # a folder or a hub id downloaded before: no network
+                processor, model_object = _load_pretrained(transformers, source, local_only=not download)
+            except OSError:
+                if download or hub_id is None:
+                    raise
+                _require_hub(hub_id)  # a download cut short: complete it
+                processor, model_object = _load_pretrained(transformers, source, local_only=False)
             self._model = model_object.to(self.device).eval()
         except (OSError, ValueError, KeyError) as error:
             message = f"{model}: cannot load a transformers segmentation model ({first_line(error)})"
@@ -270,6 +323,55 @@ class TransformersBackend(SegmentBackend):
                                                         mode="bilinear", align_corners=False)[0].sigmoid()
                 probabilities = torch.einsum("qc,qhw->chw", classes, masks)
             return probabilities.permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+def _model_source(model: Path | str | None) -> tuple[str, str | None]:
+    """(what from_pretrained loads, the hub id when it is one) for the segformer backend's --model.
+
+    No model: a CITYSCAPES_MODEL folder in the weights folders (`hf download ... --local-dir` put there),
+    else that hub id. A path that does not exist is a MissingModel error rather than a hub lookup.
+    """
+    from v2vcli.weights import weight_dirs
+
+    if model is None:
+        folder_name = CITYSCAPES_MODEL.rsplit("/", 1)[-1]
+        for folder in weight_dirs():
+            if (folder / folder_name / "config.json").is_file():
+                return str(folder / folder_name), None
+        return CITYSCAPES_MODEL, CITYSCAPES_MODEL
+    local = Path(model).expanduser()
+    if local.exists():
+        return str(local), None
+    if str(model).startswith((".", "/", "~")) or str(model).count("/") > 1:
+        raise MissingModel(f"{model}: model folder not found")
+    return str(model), str(model)
+
+
+def _in_hub_cache(hub_id: str) -> bool:
+    """Whether v2v's hub cache holds a download of `hub_id` (its config.json), checked without the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(hub_id, "config.json", cache_dir=hub_cache_dir()), str)
+
+
+def _require_hub(hub_id: str) -> None:
+    """MissingModel, saying how to get the files elsewhere, when `hub_id` must be downloaded and cannot be."""
+    if reason := hub_unreachable():
+        folder = hub_id.rsplit("/", 1)[-1]
+        raise MissingModel(f"{hub_id}: not in v2v's model cache and the model hub cannot be reached ({reason}); "
+                           f"where a network exists, run `hf download {hub_id} --local-dir {folder}` and pass "
+                           f"--model PATH (that folder)")
+
+
+def _load_pretrained(transformers, source: str, local_only: bool) -> tuple:
+    """(image processor, segmentation model) from a folder or hub id; hub files live in `hub_cache_dir()`."""
+    options = {"local_files_only": local_only, "cache_dir": str(hub_cache_dir())}
+    processor = transformers.AutoImageProcessor.from_pretrained(source, **options)
+    try:
+        model = transformers.AutoModelForSemanticSegmentation.from_pretrained(source, **options)
+    except ValueError:  # not a per-pixel classifier: a mask-classification model (Mask2Former, ...)
+        model = transformers.AutoModelForUniversalSegmentation.from_pretrained(source, **options)
+    return processor, model
 
 
 class Detectron2Backend(SegmentBackend):
