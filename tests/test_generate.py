@@ -233,5 +233,5 @@ def test_generate_from_segment_uses_the_datasets_backend_unless_told(tmp_path, s
     assert probe_video(tmp_path / "pose.mp4").frame_count == 12
     unknown = invoke("generate", short_clip, "--from", "segment", "-m", segment_model, "-b", "deeplab",
                      "-o", tmp_path / "x.mp4")
-    assert unknown.exit_code == 1 and "choose one of: pose, selfie, segformer, detectron2" in unknown.stderr
+    assert unknown.exit_code == 1 and "choose one of: pose, selfie, detectron2, segformer" in unknown.stderr
     assert not (tmp_path / "x.mp4").exists()

@@ -23,7 +23,7 @@ from v2vcli.cli.app import app
 from v2vcli.errors import MissingBackend, MissingModel
 from v2vcli.io.frames import read_image
 from v2vcli.io.video import VideoWriter, probe_video, read_frames
-from v2vcli.preprocess import segment_backends
+from v2vcli.preprocess import segformer
 from v2vcli.preprocess.labels import (
     CITYSCAPES_CLASSES,
     CITYSCAPES_COLORS,
@@ -32,14 +32,9 @@ from v2vcli.preprocess.labels import (
     class_table,
     still_pixels,
 )
+from v2vcli.preprocess.segformer import CITYSCAPES_MODEL, hub_cache_dir, hub_unreachable
 from v2vcli.preprocess.segment import SegmentConfig, make_backend, segment_frames
-from v2vcli.preprocess.segment_backends import (
-    CITYSCAPES_MODEL,
-    DETECTRON2_INSTALL,
-    SegmentBackend,
-    hub_cache_dir,
-    hub_unreachable,
-)
+from v2vcli.preprocess.segment_backends import DETECTRON2_INSTALL, SegmentBackend
 
 runner = CliRunner()
 
@@ -390,7 +385,7 @@ def test_segformer_without_a_model_is_cityscapes_found_offline(tiny_cityscapes, 
         assert hub_cache_dir() == empty_model_folders / "hub"
     else:
         shutil.copytree(tiny_cityscapes, tmp_path / "weights" / CITYSCAPES_MODEL.split("/")[1])
-    monkeypatch.setattr(segment_backends, "hub_unreachable", lambda: pytest.fail("the network was consulted"))
+    monkeypatch.setattr(segformer, "hub_unreachable", lambda: pytest.fail("the network was consulted"))
     with make_backend(SegmentConfig(backend="segformer", device="cpu")) as backend:
         assert backend.classes == CITYSCAPES_CLASSES
         labels = backend.labels(backend.scores(astronaut()[::4, ::4], 0))
@@ -408,7 +403,7 @@ def test_segformer_downloads_a_missing_model_into_v2vs_cache(empty_model_folders
         asked.append((source, options))
         raise OSError("stopped here")
 
-    monkeypatch.setattr(segment_backends, "hub_unreachable", lambda: None)
+    monkeypatch.setattr(segformer, "hub_unreachable", lambda: None)
     monkeypatch.setattr(transformers.AutoImageProcessor, "from_pretrained", from_pretrained)
     with pytest.raises(MissingModel, match=f"^{CITYSCAPES_MODEL}: cannot load"):
         make_backend(SegmentConfig(backend="segformer", device="cpu"))
@@ -472,7 +467,7 @@ def test_missing_detectron2_names_how_to_install_it(small_clip, tmp_path):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--backend", "deeplab"], "error: unknown segmentation backend 'deeplab'; "
-                               "choose one of: pose, selfie, segformer, detectron2"),
+                               "choose one of: pose, selfie, detectron2, segformer"),
     (["--model", "missing.tflite"], "error: missing.tflite: model file not found"),
     (["-b", "selfie", "--model", "missing.tflite"], "error: missing.tflite: model file not found"),
     (["--threshold", "1.5"], "error: threshold must be between 0 and 1, not 1.5"),

@@ -30,6 +30,7 @@ from v2vcli.data.layout import LABELS_DIR
 from v2vcli.errors import BadInput
 from v2vcli.export import DEFAULT_PREVIEW_FORMAT, ExportRun, FrameExport
 from v2vcli.io.probe import VideoInfo
+from v2vcli.preprocess import segformer  # noqa: F401  (defining its backend class registers it)
 from v2vcli.preprocess.labels import (
     FlickerMeter,
     TemporalSmoother,
