@@ -43,8 +43,8 @@ from v2vcli.config import parse_size  # noqa: E402
 from v2vcli.errors import BadInput  # noqa: E402
 
 STAGES = {stage.name: stage for stage in (
-    bench_io.STAGE, bench_pose.STAGE, bench_segment.STAGE, bench_flow.STAGE, *bench_train.STAGES,
-    bench_generate.STAGE, bench_dance.STAGE, bench_generate.CUDA_STAGE)}
+    bench_io.STAGE, bench_pose.STAGE, bench_pose.DETAIL_STAGE, bench_segment.STAGE, bench_flow.STAGE,
+    *bench_train.STAGES, bench_generate.STAGE, bench_dance.STAGE, bench_generate.CUDA_STAGE)}
 SIZES, QUICK_SIZES = ((256, 256), (512, 256)), ((128, 128), (256, 128))
 
 

@@ -89,7 +89,7 @@ def test_hands_and_face_points_move_and_scale_with_the_body():
 
     # The body's 33 points, a left hand of 21 (wrist first) and a 4-point face outline.
     layout = KeypointLayout(
-        landmark_names=BODY.landmark_names + tuple(f"left_hand_{i}" for i in range(21))
+        landmark_names=BODY.landmark_names[:BODY.body_count] + tuple(f"left_hand_{i}" for i in range(21))
         + tuple(f"face_{i}" for i in range(4)),
         connections=BODY.connections, ground_joints=BODY.ground_joints, head=BODY.head,
         groups=(hand_group("left_hand", 33), KeypointGroup("face", "face", 54, 4, ((0, 1), (1, 2), (2, 3), (3, 0)))),

@@ -71,23 +71,23 @@ def test_astronaut_nose_and_shoulders_where_a_person_puts_them():
     # the suit (her left shoulder is on the image's right).
     expected = {NOSE: (223, 126), LEFT_SHOULDER: (312, 258), RIGHT_SHOULDER: (108, 245)}
     (pose,) = estimate_poses([astronaut()], fps=1)
-    assert pose is not None and pose.landmarks.shape == (1, 33, 5)
+    assert pose is not None and pose.landmarks.shape == (1, MEDIAPIPE_LAYOUT.count, 5)
     for index, point in expected.items():
         distance = np.hypot(*(pose.landmarks[0, index, :2] - point))
         assert distance <= 15, f"landmark {index} is {distance:.1f} px from {point}"
     assert (pose.landmarks[0, [NOSE, LEFT_SHOULDER, RIGHT_SHOULDER], 3] > 0.9).all()
 
 
-def test_two_people_found_with_num_poses_two():
+def test_two_people_found_by_default_one_with_num_poses_one():
     import cv2
 
     small = cv2.resize(astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
     pair = np.concatenate([small, np.zeros((256, 128, 3), np.uint8), small[:, ::-1]], axis=1)
     # The detector sees a square; a wide strip would make each person tiny.
     pair = np.concatenate([pair, np.zeros_like(pair)], axis=0)
-    (one,) = estimate_poses([pair], fps=1)
-    (two,) = estimate_poses([pair], fps=1, config=PoseConfig(num_poses=2))
-    assert one.people == 1 and two.people == 2
+    (one,) = estimate_poses([pair], fps=1, config=PoseConfig(num_poses=1))
+    (two,) = estimate_poses([pair], fps=1)  # several people by default
+    assert one.people == 1 and two.people == 2 and two.ids == (0, 1)
     noses = sorted(two.landmarks[:, NOSE, 0])
     assert noses[0] < 256 < 384 < noses[1]
 
@@ -124,7 +124,7 @@ def test_cli_json_overlay_and_no_smooth_reduces_nothing(person_clip, person_run,
     assert summary["frames"] > 0 and summary["output"] == str(tmp_path / "raw")
     raw_header, raw = read_poses(tmp_path / "raw" / "poses.json")
     smooth_header, smooth = read_poses(person_run[0] / "poses.json")
-    assert raw_header["smoothing"] is None and smooth_header["smoothing"]["filter"] == "one_euro"
+    assert raw_header["smoothing"] is None and smooth_header["smoothing"]["filter"] == "local_quadratic"
 
     def jitter(frames):  # mean size of the second difference of the visible upper-body points over time
         track = np.stack([frame[0, :17, :2] for frame in frames if frame is not None])
@@ -183,7 +183,7 @@ def test_poses_json_that_is_not_ours_is_bad_input(tmp_path):
 
 
 def test_render_is_pure_and_colours_each_limb():
-    keypoints = np.zeros((33, 5), np.float32)
+    keypoints = np.zeros((MEDIAPIPE_LAYOUT.count, 5), np.float32)
     keypoints[:, 3] = 0.0  # nothing visible...
     keypoints[LEFT_SHOULDER] = (90, 40, 0, 1, 1)  # ...but the two shoulders
     keypoints[RIGHT_SHOULDER] = (30, 40, 0, 1, 1)
@@ -199,14 +199,14 @@ def test_render_is_pure_and_colours_each_limb():
     assert render_pose(None, (120, 64)).max() == 0
 
 
-def test_one_euro_reduces_jitter_and_follows_motion():
+def test_live_one_euro_reduces_jitter_and_follows_motion():
     rng = np.random.default_rng(0)
     fps, size = 24.0, 200.0
     times = np.arange(240) / fps
     for amplitude in (0.0, 30.0):  # a still joint, and one moving 30 px back and forth twice a second... slowly
         truth = np.stack([100 + amplitude * np.sin(np.pi * times), np.full_like(times, 50.0)], axis=1)
         noisy = truth + rng.normal(0, 2.0, truth.shape)
-        smoother = OneEuroFilter(PoseConfig().smoothing)
+        smoother = OneEuroFilter(PoseConfig().live_smoothing)
         smoothed = np.array([smoother(t, value, scale=size) for t, value in zip(times, noisy, strict=True)])
         error_raw = np.sqrt(((noisy - truth)[12:] ** 2).mean())
         error_smoothed = np.sqrt(((smoothed - truth)[12:] ** 2).mean())

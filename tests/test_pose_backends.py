@@ -134,7 +134,7 @@ def test_poses_json_records_each_frames_time_of_a_variable_rate_video(star_backe
     assert len(header["timestamps"]) == len(frames) == 12
     np.testing.assert_allclose(header["timestamps"], expected, atol=1e-3)
     np.testing.assert_allclose(header["timestamps"], frame_timestamps(clip), atol=1e-6)
-    assert header["version"] == 2
+    assert header["version"] == 3
 
 
 def test_version_1_files_are_read_as_mediapipe_poses_and_unknown_backends_refused(tmp_path):
@@ -143,14 +143,16 @@ def test_version_1_files_are_read_as_mediapipe_poses_and_unknown_backends_refuse
     old.write_text(json.dumps({"format": "v2v.poses", "version": 1, "width": 64, "height": 64, "fps": 24.0,
                                "frames": [person, None], "frame_count": 2, "frames_with_person": 1}))
     header, frames = read_poses(old)
-    assert header["backend"] == "mediapipe" and frames[0].shape == (1, 33, 5) and frames[1] is None
+    # Its 33 body points; the hands and face mediapipe's layout adds are read as not found.
+    assert header["backend"] == "mediapipe" and frames[0].shape == (1, 553, 5) and frames[1] is None
+    assert (frames[0][0, :33] == 0).all() and (frames[0][0, 33:, 3:] == 0).all()
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"format": "v2v.poses", "version": 2, "backend": "openpose", "frames": []}))
     with pytest.raises(BadInput, match="openpose"):
         read_poses(other)
     newer = tmp_path / "newer.json"
-    newer.write_text(json.dumps({"format": "v2v.poses", "version": 3, "frames": []}))
-    with pytest.raises(BadInput, match="version 3"):
+    newer.write_text(json.dumps({"format": "v2v.poses", "version": 4, "frames": []}))
+    with pytest.raises(BadInput, match="version 4"):
         read_poses(newer)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from v2vcli.cli.options import Json, Overwrite, PoseBackend, PoseModel, Quiet, print_json, show
+from v2vcli.cli.pose import ModelDetail, Person
 from v2vcli.cli.segment import MODEL_HELP, SegmentWeights, Smooth, backend_option, threshold_option
 
 Device = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (auto: CUDA when present).")
@@ -28,6 +29,8 @@ def generate(
     crf: int = Crf,
     pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
+    person: str = Person,
+    detail: str = ModelDetail,
     backend: str = backend_option(None, "the one the model's dataset was made with, else pose"),
     segment_model: str = typer.Option(None, "--segment-model", help=MODEL_HELP),
     weights: Path = SegmentWeights,
@@ -47,8 +50,8 @@ def generate(
                             segment_backend=backend, segment_model=segment_model,
                             segment_weights=str(weights) if weights else None, segment_threshold=threshold,
                             segment_smooth=smooth, pose_backend=pose_backend,
-                            pose_model=str(pose_model) if pose_model else None, crf=crf, overwrite=overwrite,
-                            quiet=quiet)
+                            pose_model=str(pose_model) if pose_model else None, person=person,
+                            pose_detail=detail, crf=crf, overwrite=overwrite, quiet=quiet)
     result = generate_video(condition, output, config)
     show(result, json_output, result.output)
 
@@ -62,17 +65,21 @@ def dance(
     crf: int = Crf,
     pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
+    person: str = Person,
+    detail: str = ModelDetail,
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
     json_output: bool = Json,
 ) -> None:
-    """Motion transfer: the target model performs the source video's moves, with the source's audio."""
+    """Motion transfer: the target model performs the source video's moves (those of one person of it,
+    --person), with the source's audio."""
     from v2vcli.inference.dance import DanceConfig
     from v2vcli.inference.dance import dance as run_dance
 
     output = output or source.with_name(f"{source.stem}_{Path(target).name}.mp4")
     config = DanceConfig(target=target, device=device, side_by_side=side, crf=crf, overwrite=overwrite,
-                         pose_backend=pose_backend, pose_model=str(pose_model) if pose_model else None, quiet=quiet)
+                         pose_backend=pose_backend, pose_model=str(pose_model) if pose_model else None, person=person,
+                         pose_detail=detail, quiet=quiet)
     result = run_dance(source, output, config)
     show(result, json_output, result.output)
 

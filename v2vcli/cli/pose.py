@@ -1,4 +1,7 @@
-"""`v2v pose`: body keypoints per frame (poses.json) and the rendered pose video (pose.mp4)."""
+"""`v2v pose`: body keypoints per frame (poses.json) and the rendered pose video (pose.mp4).
+
+Also the --person and --detail options that `prepare`, `generate` and `dance` share with it.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,35 @@ from pathlib import Path
 import typer
 
 from v2vcli.cli.options import Json, Overwrite, PoseBackend, PoseModel, PreviewFormat, Quiet, show
+from v2vcli.preprocess.pose_backend import DEFAULT_NUM_POSES
+
+Person = typer.Option(
+    "auto", "--person", "-p",
+    help="The person to follow: auto (the most prominent: size x frames present), largest, left, right, center "
+         "(among the main people), or a track id from poses.json's \"people\" (`v2v pose --all-people` labels them).")
+DETAIL_HELP = ("What to find besides the body: body (nothing more, fastest), hands (21 points each) or full "
+               "(hands and the 478-point face mesh), for backends that have them (mediapipe).")
+Detail = typer.Option("full", "--detail", help=DETAIL_HELP)
+# A model must be driven at the detail of the maps it was trained on: `v2v prepare` draws bodies alone.
+ModelDetail = typer.Option("body", "--detail", help=DETAIL_HELP + " Use the detail of the maps the model was "
+                                                                  "trained on (`v2v prepare` draws bodies).")
 
 
 def pose(
     video: Path = typer.Argument(..., help="Input video."),
     output: Path = typer.Option(None, "--output", "-o", help="Output folder (default: VIDEO's name + _pose)."),
     overlay: bool = typer.Option(False, "--overlay", help="Draw the poses over the input instead of on black."),
-    no_smooth: bool = typer.Option(False, "--no-smooth", help="Keep the raw keypoints (no One Euro smoothing)."),
-    num_poses: int = typer.Option(1, "--num-poses", "-n", min=1, help="The most people to find per frame."),
+    no_smooth: bool = typer.Option(False, "--no-smooth", help="Keep the raw keypoints (no smoothing over time)."),
+    num_poses: int = typer.Option(DEFAULT_NUM_POSES, "--num-poses", "-n", min=1,
+                                  help="The most people to find per frame."),
+    person: str = Person,
+    all_people: bool = typer.Option(False, "--all-people", help="Draw everyone found, labelled with their ids, "
+                                                                 "not only the person followed."),
     detection_confidence: float = typer.Option(
         0.7, "--detection-confidence", min=0.0, max=1.0,
         help="Score a new person must reach to be found (lower finds more, and more false ones)."
     ),
+    detail: str = Detail,
     pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
     preview_format: str = PreviewFormat,
@@ -26,21 +46,24 @@ def pose(
     quiet: bool = Quiet,
     json_output: bool = Json,
 ) -> None:
-    """Find body keypoints (mediapipe: 33 landmarks) in every frame; write OUT/poses.json and OUT/pose.mp4.
+    """Find keypoints (mediapipe: 33 on the body, 21 per hand, 478 on the face) in every frame; write
+    OUT/poses.json and OUT/pose.mp4.
 
-    poses.json holds, per frame, each person's landmarks (x, y in pixels, z, visibility, presence) or
-    null where nobody is found, and each frame's time; pose.mp4 draws them as colour-coded limbs at the
-    input's size and fps.
+    poses.json holds, per frame, every person's landmarks (x, y in pixels, z, visibility, presence) with
+    their track ids, or null where nobody is found, and each frame's time; pose.mp4 draws the person
+    followed (--person) as colour-coded limbs at the input's size and fps.
     """
     from v2vcli.preprocess.pose import PoseConfig, run_pose
 
     config = PoseConfig(backend=pose_backend, model=pose_model, num_poses=num_poses, smooth=not no_smooth,
-                        min_detection_confidence=detection_confidence)
-    result = run_pose(video, output, config, overlay=overlay, overwrite=overwrite, quiet=quiet,
-                      preview_format=preview_format)
+                        min_detection_confidence=detection_confidence, detail=detail)
+    result = run_pose(video, output, config, person=person, all_people=all_people, overlay=overlay,
+                      overwrite=overwrite, quiet=quiet, preview_format=preview_format)
+    followed = "everyone" if all_people else f"person {result.person}" if result.person is not None else "nobody"
     show(result, json_output, None if quiet else
-         f"{result.output}: {result.frames_with_person}/{result.frames} frames with a person, "
-         f"{result.seconds:.1f} s ({result.frames_per_second or 0:.1f} frames/s)")
+         f"{result.output}: {result.frames_with_person}/{result.frames} frames with a person "
+         f"({result.people} found, drawn: {followed}), {result.seconds:.1f} s "
+         f"({result.frames_per_second or 0:.1f} frames/s)")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from v2vcli.cli.options import Json, Overwrite, PoseBackend, PoseModel, Quiet, show
+from v2vcli.cli.pose import Person
 from v2vcli.cli.segment import MODEL_HELP, SegmentWeights, backend_option, threshold_option
 from v2vcli.preprocess.segment import BACKENDS, DEFAULT_BACKEND, person_backends
 
@@ -24,10 +25,11 @@ def prepare(
     threshold: float = threshold_option(0.5, "0.5"),
     pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
+    person: str = Person,
     masks: bool = typer.Option(True, "--masks/--no-masks", help="Write foreground masks (person segmentation)."),
     mask_backend: str = typer.Option(
         DEFAULT_BACKEND, "--mask-backend", help=f"Person segmentation of the masks: {MASK_BACKENDS_HELP}; for a "
-                                                "pose dataset, pose masks the person whose pose is drawn."),
+                                                "pose dataset, pose masks every person the landmarker finds."),
     flow: bool = typer.Option(True, "--flow/--no-flow", help="Write optical flow (else training computes it)."),
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
@@ -40,7 +42,7 @@ def prepare(
     config = PrepareConfig(
         condition=condition, size=parse_size(size) if size else None, segment_backend=backend,
         segment_model=model, segment_weights=str(weights) if weights else None, segment_threshold=threshold,
-        pose_backend=pose_backend, pose_model=str(pose_model) if pose_model else None, masks=masks,
+        pose_backend=pose_backend, pose_model=str(pose_model) if pose_model else None, person=person, masks=masks,
         mask_backend=mask_backend, flow=flow, overwrite=overwrite, quiet=quiet,
     )
     result = prepare_dataset(videos, output, config)

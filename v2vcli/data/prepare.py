@@ -4,10 +4,14 @@ For each video (one sequence each): frames resized to the dataset size, conditio
 or class ids from a segmentation backend), foreground masks (person segmentation: by default the pose
 landmarker's person masks, which for a pose dataset come from the same landmarker run as the poses),
 the backward optical flow between consecutive frames (DIS), and for pose datasets the target's pose
-statistics (v2vcli.preprocess.normalize) that dance transfer needs. One pass per video: decoding,
-the models and the PNG writes overlap; dataset.json is written last and the folder appears complete
-or not at all. dataset.json records how the labels and masks were made ("segmentation", "masks",
-and "pose": the pose backend), so `v2v generate --from segment` can segment new videos the same way.
+statistics (v2vcli.preprocess.normalize) that dance transfer needs. One pass over each video's frames:
+decoding, the models and the PNG writes overlap. A pose dataset's maps draw one person (`person`: the
+most prominent by default, v2vcli.preprocess.tracking), which needs the whole video's people: they are
+tracked and kept (keypoints only) during that pass, smoothed and chosen after it, and their maps drawn
+then. dataset.json is written last and the folder appears complete or not at all. dataset.json
+records how the labels and masks were made ("segmentation", "masks", and "pose": the pose backend), so
+`v2v generate --from segment` can segment new videos the same way, and each sequence's "person" (the
+track id drawn).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from v2vcli.io.video import VideoReader, probe_video
 from v2vcli.preprocess.pose_backend import DEFAULT_POSE_BACKEND, pose_backend_class
 from v2vcli.preprocess.segment import DEFAULT_BACKEND, SegmentConfig, backend_name, person_backends
 from v2vcli.preprocess.timestamps import frame_milliseconds
+from v2vcli.preprocess.tracking import parse_person
 from v2vcli.progress import track
 from v2vcli.results import Result, rate, write_json
 
@@ -47,8 +52,10 @@ class PrepareConfig:
     """What `v2v prepare` makes. size: [W, H], None keeps the first video's size (rounded down to even).
     segment_*: the segmentation for --condition segment (v2vcli.preprocess.segment SegmentConfig fields).
     pose_backend: the pose backend of a pose dataset (v2vcli.preprocess.pose_backend). pose_model: its
-    model file (None: its default one from weights/). masks / flow: write them.
-    mask_backend: the person segmentation of the masks, "pose" (whole bodies) or "selfie" (close-ups)."""
+    model file (None: its default one from weights/). person: whom the pose maps draw, a track id or a
+    position (v2vcli.preprocess.tracking.choose_person), chosen in each video. masks / flow: write them.
+    mask_backend: the person segmentation of the masks, "pose" (whole bodies: every person found) or
+    "selfie" (close-ups)."""
 
     condition: str = "pose"
     size: list[int] | None = None
@@ -58,6 +65,7 @@ class PrepareConfig:
     segment_threshold: float = 0.5
     pose_backend: str = DEFAULT_POSE_BACKEND
     pose_model: str | None = None
+    person: str = "auto"
     masks: bool = True
     mask_backend: str = DEFAULT_BACKEND
     flow: bool = True
@@ -96,6 +104,7 @@ def prepare_dataset(videos: list[Path], output: Path, config: PrepareConfig) -> 
         raise BadInput(f"masks need a person segmentation backend ({', '.join(person_backends())}), "
                        f"not {config.mask_backend!r}")
     layout = pose_backend_class(config.pose_backend).layout
+    parse_person(config.person)  # a bad --person fails before any work
     if not videos:
         raise BadInput("name at least one video")
     infos = [probe_video(video) for video in videos]
@@ -110,7 +119,10 @@ def prepare_dataset(videos: list[Path], output: Path, config: PrepareConfig) -> 
             with writer:
                 count = writer.write_all(track(resized(VideoReader(video, info=info), (width, height)),
                                                info.frame_count, f"prepare {video.name}", config.quiet))
-            sequences.append({"name": name, "frames": count, "source": str(video)})
+            sequence = {"name": name, "frames": count, "source": str(video)}
+            if config.condition == "pose":
+                sequence["person"] = writer.person
+            sequences.append(sequence)
             all_poses.extend(writer.poses)
             classes = writer.classes
         meta = {
@@ -176,11 +188,16 @@ def resized(frames, size: tuple[int, int]) -> Iterator[np.ndarray]:
 
 
 class SequenceWriter:
-    """Writes one sequence folder (FRAMES_DIR, LABELS_DIR, MASKS_DIR, FLOW_DIR) frame by frame."""
+    """Writes one sequence folder (FRAMES_DIR, LABELS_DIR, MASKS_DIR, FLOW_DIR) frame by frame; a pose
+    sequence's maps (LABELS_DIR) are drawn after the last frame, once the person to follow is known.
+
+    After `write_all`: `poses`, the keypoints (K, 5) of the person drawn per frame (None where absent),
+    and `person`, their track id (None when nobody was found)."""
 
     def __init__(self, folder: Path, size: tuple[int, int], fps, config: PrepareConfig):
         self.folder, self.size, self.fps, self.config = folder, size, fps, config
         self.poses: list[np.ndarray | None] = []
+        self.person: int | None = None
         self.classes: list[dict] | None = None
         self._contexts: list = []
 
@@ -201,11 +218,12 @@ class SequenceWriter:
         self._pose_masks = (config.masks and config.condition == "pose" and config.mask_backend == "pose"
                             and pose_backend_class(config.pose_backend).gives_masks)
         if config.condition == "pose":
-            from v2vcli.preprocess.pose_backend import PoseConfig, PoseEstimator
+            from v2vcli.preprocess.pose import PeopleFinder
+            from v2vcli.preprocess.pose_backend import PoseConfig
 
             model = Path(config.pose_model) if config.pose_model else None
             pose_config = PoseConfig(backend=config.pose_backend, model=model, segmentation_masks=self._pose_masks)
-            self._pose = PoseEstimator(self.fps, pose_config)
+            self._pose = PeopleFinder(self.fps, self.size, pose_config)
             self._pose.__enter__()
             self._contexts.append(self._pose)
         else:
@@ -237,19 +255,29 @@ class SequenceWriter:
             count += 1
         if count == 0:
             raise BadInput(f"{self.folder.name}: the video has no frames")
+        if self._pose is not None:
+            self._draw_poses()
         return count
+
+    def _draw_poses(self) -> None:
+        """Choose the person to follow in the whole sequence and write their pose maps (an empty map where
+        they are absent)."""
+        from v2vcli.preprocess.render import render_pose
+
+        people = self._pose.people()
+        self.person = people.choose(self.config.person)
+        self.poses = people.person_poses(self.person)
+        for index, keypoints in enumerate(track(self.poses, len(self.poses), f"draw poses {self.folder.name}",
+                                                self.config.quiet)):
+            rendering = render_pose(keypoints, self.size, layout=people.layout)
+            self._sink.put([(LABELS_DIR, FRAME_NAME.format(index), rendering)])
 
     def add(self, index: int, frame: np.ndarray) -> None:
         timestamp = frame_milliseconds(index, float(self.fps))
         name = FRAME_NAME.format(index)
         items = [(FRAMES_DIR, name, frame)]
         if self._pose is not None:
-            from v2vcli.preprocess.render import render_pose
-
             found = self._pose(frame)
-            keypoints = found.landmarks[0] if found is not None else None
-            self.poses.append(keypoints)
-            items.append((LABELS_DIR, name, render_pose(keypoints, self.size, layout=self._pose.layout)))
             segment_labels = None
             if self._pose_masks:
                 person = found.segmentation > MASK_THRESHOLD if found is not None else np.zeros(frame.shape[:2])

@@ -1,13 +1,14 @@
 """`v2v dance`: the source's moves, the target's appearance, the source's audio.
 
-Two passes over the source video, streamed: the first finds its poses (the pose backend's keypoints,
-33 a frame with mediapipe, kept in memory: a few hundred bytes each) so the normalization sees the
-whole range of the source's positions; the second normalizes each pose to the target's body
-(v2vcli.preprocess.normalize, with the statistics saved at prepare/train time), renders it as in
-training, generates the frame and writes it.
+Two passes over the source video, streamed: the first finds its people (the pose backend's keypoints,
+33 a person and frame with mediapipe, kept in memory: a few hundred bytes each), tracks them, smooths
+each one's keypoints without lag and chooses the one to follow (`--person`, the most prominent by
+default), so the normalization sees the whole range of that person's positions; the second normalizes
+each of their poses to the target's body (v2vcli.preprocess.normalize, with the statistics saved at
+prepare/train time), renders it as in training, generates the frame and writes it.
 
-Frames where the source has no person: the last normalized pose is held; before the first pose is
-found, the frame is generated from a blank (no-person) rendering.
+Frames where the person followed is absent: the last normalized pose is held; before their first pose,
+the frame is generated from a blank (no-person) rendering.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 
 from v2vcli.errors import BadInput
 from v2vcli.io.writers import check_video_output
-from v2vcli.preprocess.pose_backend import PoseConfig, PoseEstimator, PoseOptions, pose_backend_class
+from v2vcli.preprocess.pose_backend import PoseConfig, PoseOptions, pose_backend_class
+from v2vcli.preprocess.tracking import parse_person
 from v2vcli.progress import track
 from v2vcli.results import Result, rate
 
@@ -28,7 +30,8 @@ from v2vcli.results import Result, rate
 @dataclass
 class DanceConfig(PoseOptions):
     """target: the model (name or path). side_by_side: write source | pose | result. pose_backend,
-    pose_model (PoseOptions): the pose backend that finds the source's poses, and its model file."""
+    pose_model, person (PoseOptions): the pose backend that finds the source's poses, its model file, and
+    the person of the source to follow."""
 
     target: str = "demo"
     device: str = "auto"
@@ -43,7 +46,8 @@ class DanceResult(Result):
     """What `v2v dance` made (its --json).
 
     output: the video. model: the target model's path. frames: frames written. frames_with_person:
-    source frames where someone was found. fps: the output's frame rate (the source's). has_audio: the
+    source frames where the person followed has a pose. person: their track id in the source (as `v2v
+    pose` on the source numbers them). fps: the output's frame rate (the source's). has_audio: the
     source's audio is on it. size: the generated frames' [width, height]. seconds: wall time, both
     passes. frames_per_second: frames made a second (throughput).
     """
@@ -52,6 +56,7 @@ class DanceResult(Result):
     model: str
     frames: int
     frames_with_person: int
+    person: int | None
     fps: float
     has_audio: bool
     size: list[int]
@@ -59,13 +64,17 @@ class DanceResult(Result):
     frames_per_second: float | None
 
 
-def source_poses(source: Path, info, config: PoseConfig, quiet: bool = False) -> list[np.ndarray | None]:
-    """The first person's keypoints (K, 5) in every frame of the source, or None where nobody is found."""
+def source_poses(source: Path, info, config: PoseConfig, person: str | int = "auto",
+                 quiet: bool = False) -> tuple[list[np.ndarray | None], int | None]:
+    """(the keypoints (K, 5) of the person followed in every frame of the source, None where they are
+    absent; their track id, None when nobody was found)."""
     from v2vcli.io.video import VideoReader
+    from v2vcli.preprocess.pose import find_people
 
-    with PoseEstimator(info.fps, config) as estimator:
-        return [found.landmarks[0] if (found := estimator(frame)) is not None else None
-                for frame in track(VideoReader(source, info=info), info.frame_count, "find poses", quiet)]
+    clip = find_people(track(VideoReader(source, info=info), info.frame_count, "find people", quiet), info.fps,
+                       config)
+    followed = clip.choose(person)
+    return clip.person_poses(followed), followed
 
 
 def held_poses(poses: list[np.ndarray | None]) -> list[np.ndarray | None]:
@@ -94,7 +103,8 @@ def dance(source: Path, output: Path, config: DanceConfig) -> DanceResult:
     from v2vcli.preprocess.normalize import PoseNormalizer, pose_statistics
     from v2vcli.preprocess.render import render_pose
 
-    estimation = config.pose_config()  # an unknown pose backend fails before any work
+    estimation = config.pose_config()  # an unknown pose backend or person fails before any work
+    person = parse_person(config.person)
     layout = pose_backend_class(estimation.backend).layout
     source, output = Path(source), Path(output)
     info = probe_video(source)
@@ -105,9 +115,9 @@ def dance(source: Path, output: Path, config: DanceConfig) -> DanceResult:
         raise BadInput(f"{model.path}: dance needs a model trained on poses (this one takes {model.condition} "
                        "maps, or has no pose statistics)")
     started = time.perf_counter()
-    poses = source_poses(source, info, estimation, config.quiet)
+    poses, followed = source_poses(source, info, estimation, person, config.quiet)
     found = sum(pose is not None for pose in poses)
-    if found == 0:
+    if followed is None:
         raise BadInput(f"{source}: no person found in any frame")
     try:
         normalize = PoseNormalizer(pose_statistics(poses, layout), target_stats, layout)
@@ -128,6 +138,6 @@ def dance(source: Path, output: Path, config: DanceConfig) -> DanceResult:
                 sink.put((frame, rendering, model.generate(rendering)))
     seconds = time.perf_counter() - started
     return DanceResult(output=str(output), model=str(model.path), frames=writer.frames_written,
-                       frames_with_person=found, fps=float(info.fps), has_audio=info.has_audio,
+                       frames_with_person=found, person=followed, fps=float(info.fps), has_audio=info.has_audio,
                        size=list(model.size), seconds=round(seconds, 2),
                        frames_per_second=rate(writer.frames_written, seconds))

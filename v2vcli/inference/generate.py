@@ -34,7 +34,6 @@ from v2vcli.results import Result, rate
 
 if TYPE_CHECKING:
     from v2vcli.preprocess.keypoints import KeypointLayout
-    from v2vcli.preprocess.pose_backend import PoseConfig
     from v2vcli.preprocess.segment import SegmentConfig
 
 SOURCES = ("pose", "segment")
@@ -180,9 +179,13 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) 
             f"on; give the {POSES_NAME} that `v2v pose` wrote beside it (as CONDITION, or in the video's folder)")
         stream.maps = (model.fit(frame) for frame in reader)
     elif config.source == "pose":
+        from v2vcli.preprocess.pose import find_people
+
         estimation = config.pose_config()
         layout = pose_backend_class(estimation.backend).layout
-        stream.maps = pose_maps(estimated_poses(reader, info.fps, estimation), size, model, layout)
+        people = find_people(reader, info.fps, estimation)
+        followed = people.person_poses(people.choose(config.person))
+        stream.maps = pose_maps((None if pose is None else pose[None] for pose in followed), size, model, layout)
     else:
         stream.segmentation = segmentation_settings(config, model)
         stream.maps = segmented(reader, info.fps, stream.segmentation, model)
@@ -231,16 +234,6 @@ def pose_maps(poses: Iterable[np.ndarray | None], source_size: tuple[int, int], 
             scaled = np.array(landmarks, dtype=np.float64)
             scaled[..., :2] *= scale
         yield model.fit(render_pose(scaled, (width, height), layout=layout))
-
-
-def estimated_poses(frames: Iterable[np.ndarray], fps, config: PoseConfig) -> Iterator[np.ndarray | None]:
-    """The landmarks (P, K, 5) of each frame, or None, as `v2v pose` finds them."""
-    from v2vcli.preprocess.pose_backend import PoseEstimator
-
-    with PoseEstimator(fps, config) as estimator:
-        for frame in frames:
-            found = estimator(frame)
-            yield None if found is None else found.landmarks
 
 
 def segmentation_settings(config: GenerateConfig, model: LoadedModel) -> SegmentConfig:

@@ -5,6 +5,10 @@ order, the body's skeleton (pairs of point indices), the joints that stand on th
 normalization, the head joint, and groups of extra points (hands, a face) drawn as their own skeletons.
 Rendering (render.py), normalization (normalize.py) and `poses.json` (pose.py) read everything from it,
 so a backend with another set of points needs no change anywhere else.
+
+A backend finds its groups at a level of detail (DETAIL_LEVELS, `KeypointLayout.detail_groups`): the
+layout, and so every keypoint array, keeps all the points at every level; a group not looked for or not
+found is marked not visible (`absent_group`).
 """
 
 from __future__ import annotations
@@ -15,16 +19,50 @@ from functools import cached_property
 
 import numpy as np
 
+from v2vcli.preprocess.face_contours import FACE_CONTOURS, FACE_POINTS
+
 GROUP_KINDS = ("hand", "face")
+# What a backend looks for besides the body: nothing, the hands, or the hands and the face.
+DETAIL_LEVELS = ("body", "hands", "full")
+DETAIL_KINDS = {"body": (), "hands": ("hand",), "full": ("hand", "face")}
+# The columns poses.json keeps of each point of a group found (the body keeps x, y, z, visibility and
+# presence): a face mesh's depth is left out, it is 478 points (v2vcli.preprocess.keypoint_json).
+GROUP_COLUMNS = {"hand": ("x", "y", "z"), "face": ("x", "y")}
 
 # The 21 points of a hand as mediapipe's hand landmarker numbers them (0 the wrist, then 4 per finger from
-# the thumb to the little finger): palm, then each finger from its base.
+# the thumb to the little finger), as chains per part: the palm, then each finger from its base. Their
+# consecutive pairs are mediapipe's HAND_CONNECTIONS (Apache-2.0).
 HAND_POINTS = 21
-HAND_CONNECTIONS = (
-    (0, 1), (0, 5), (5, 9), (9, 13), (13, 17), (0, 17),
-    (1, 2), (2, 3), (3, 4), (5, 6), (6, 7), (7, 8), (9, 10), (10, 11), (11, 12),
-    (13, 14), (14, 15), (15, 16), (17, 18), (18, 19), (19, 20),
+HAND_POINT_NAMES = (
+    "wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip", "index_finger_mcp", "index_finger_pip",
+    "index_finger_dip", "index_finger_tip", "middle_finger_mcp", "middle_finger_pip", "middle_finger_dip",
+    "middle_finger_tip", "ring_finger_mcp", "ring_finger_pip", "ring_finger_dip", "ring_finger_tip", "pinky_mcp",
+    "pinky_pip", "pinky_dip", "pinky_tip",
 )
+HAND_PARTS: tuple[tuple[str, tuple[tuple[int, ...], ...]], ...] = (
+    ("palm", ((1, 0, 5, 9, 13, 17, 0),)),
+    ("thumb", ((1, 2, 3, 4),)),
+    ("index_finger", ((5, 6, 7, 8),)),
+    ("middle_finger", ((9, 10, 11, 12),)),
+    ("ring_finger", ((13, 14, 15, 16),)),
+    ("pinky", ((17, 18, 19, 20),)),
+)
+
+
+def chain_connections(parts: tuple[tuple[str, tuple[tuple[int, ...], ...]], ...]
+                      ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[str, int], ...]]:
+    """Parts given as chains of point indices -> (every connection, part by part; (part name, number of
+    connections) for each part), as KeypointGroup takes them."""
+    connections, sizes = [], []
+    for name, chains in parts:
+        pairs = [pair for chain in chains for pair in zip(chain[:-1], chain[1:], strict=True)]
+        connections += pairs
+        sizes.append((name, len(pairs)))
+    return tuple(connections), tuple(sizes)
+
+
+HAND_CONNECTIONS, _HAND_PART_SIZES = chain_connections(HAND_PARTS)
+_FACE_CONNECTIONS, _FACE_PART_SIZES = chain_connections(FACE_CONTOURS)
 
 
 def palette(count: int, offset: float = 0.0) -> np.ndarray:
@@ -43,9 +81,15 @@ class KeypointGroup:
     """Points a layout adds beyond the body, drawn as their own skeleton.
 
     name: e.g. "left_hand", "face". kind: "hand" (thin lines with joints, as a hand skeleton) or "face"
-    (one-pixel contour lines, no dots: a face mesh has hundreds of points). start, count: the group's
+    (thinner contour lines, no dots: a face mesh has hundreds of points). start, count: the group's
     points are indices start .. start + count - 1 of the layout. connections: pairs of indices within
     the group (0 .. count - 1), e.g. HAND_CONNECTIONS, or a face mesh's contour segments.
+    parts: (name, number of connections) of consecutive runs of `connections` drawn in one colour each
+      (a finger, an eyebrow); empty: every connection has its own colour, as the body's limbs.
+    anchor: the body point the group hangs from (a hand's wrist, the nose): where its points lie, not
+      visible, when the group is absent, so they move with the body and never jump from (0, 0).
+    replaces: body points the group draws in more detail (the body's coarse hand, its face points): not
+      drawn, nor their lines, while the group is visible.
     """
 
     name: str
@@ -53,15 +97,35 @@ class KeypointGroup:
     start: int
     count: int
     connections: tuple[tuple[int, int], ...] = ()
+    parts: tuple[tuple[str, int], ...] = ()
+    anchor: int | None = None
+    replaces: tuple[int, ...] = ()
 
     @property
     def indices(self) -> range:
         return range(self.start, self.start + self.count)
 
 
-def hand_group(name: str, start: int) -> KeypointGroup:
-    """A 21-point hand (mediapipe's numbering) whose wrist is point `start` of the layout."""
-    return KeypointGroup(name, "hand", start, HAND_POINTS, HAND_CONNECTIONS)
+def hand_group(name: str, start: int, anchor: int | None = None, replaces: tuple[int, ...] = ()) -> KeypointGroup:
+    """A 21-point hand (mediapipe's numbering) whose wrist is point `start` of the layout, coloured by part
+    (palm, each finger)."""
+    return KeypointGroup(name, "hand", start, HAND_POINTS, HAND_CONNECTIONS, _HAND_PART_SIZES, anchor, replaces)
+
+
+def face_group(name: str, start: int, anchor: int | None = None, replaces: tuple[int, ...] = ()) -> KeypointGroup:
+    """A 478-point face mesh (mediapipe's numbering, irises included) from point `start` of the layout, drawn
+    as its contours (face oval, eyebrows, eyes, irises, nose, lips; v2vcli.preprocess.face_contours), one
+    colour per part."""
+    return KeypointGroup(name, "face", start, FACE_POINTS, _FACE_CONNECTIONS, _FACE_PART_SIZES, anchor, replaces)
+
+
+def absent_group(keypoints: np.ndarray, group: KeypointGroup) -> None:
+    """Mark `group` not found in one person's keypoints (K, C >= 5), in place: every point at the group's
+    anchor (x, y; (0, 0) without one), z, visibility and presence 0."""
+    points = keypoints[group.start:group.start + group.count]
+    points[:] = 0.0
+    if group.anchor is not None:
+        points[:, :2] = keypoints[group.anchor, :2]
 
 
 @dataclass(frozen=True)
@@ -75,10 +139,12 @@ class KeypointLayout:
       group is the feet, whose lowest visible point is the ground point (the planted foot); the others
       (hips, shoulders: they move together) count by their mean.
     head: the index of the head point (the nose) that body height is measured to.
-    groups: hands, a face (KeypointGroup), rendered with their own lines and moved with the body.
+    groups: hands, a face (KeypointGroup), rendered with their own lines and moved with the body; the body's
+      points come first, the groups after them.
 
     Colours are derived, not listed: `limb_colours[i]` for line i of `lines` (the body's connections,
-    then each group's), `joint_colours[j]` for point j (see `palette`).
+    each its own colour, then each group's, one colour per part), `joint_colours[j]` for point j (see
+    `palette`). A group's colours follow the body's, so adding groups never recolours the body.
     """
 
     landmark_names: tuple[str, ...]
@@ -95,6 +161,9 @@ class KeypointLayout:
             raise ValueError(f"a connection, ground joint or the head names a point outside 0..{count - 1}")
         if not self.ground_joints:
             raise ValueError("a layout needs at least one group of ground joints")
+        body = self.body_count
+        if any(group.start < body for group in self.groups):
+            raise ValueError("a layout's groups come after its body points")
         taken: set[int] = set()
         for group in self.groups:
             if group.kind not in GROUP_KINDS:
@@ -104,12 +173,28 @@ class KeypointLayout:
                                  f"overlap another group or lie outside the {count} points")
             if any(not 0 <= index < group.count for pair in group.connections for index in pair):
                 raise ValueError(f"group {group.name!r}: a connection names a point outside 0..{group.count - 1}")
+            if group.parts and sum(size for _, size in group.parts) != len(group.connections):
+                raise ValueError(f"group {group.name!r}: its parts do not add up to its connections")
+            body_points = [index for index in (group.anchor, *group.replaces) if index is not None]
+            if any(not 0 <= index < body for index in body_points):
+                raise ValueError(f"group {group.name!r}: its anchor and replaced points must be body points")
             taken |= set(group.indices)
 
     @property
     def count(self) -> int:
         """The number of points (K in every (..., K, C) keypoint array of this layout)."""
         return len(self.landmark_names)
+
+    @property
+    def body_count(self) -> int:
+        """The number of body points: those before the first group (all of them without groups)."""
+        return min((group.start for group in self.groups), default=self.count)
+
+    def detail_groups(self, detail: str) -> tuple[KeypointGroup, ...]:
+        """The groups a backend looks for at a level of detail (one of DETAIL_LEVELS)."""
+        if detail not in DETAIL_KINDS:
+            raise ValueError(f"unknown detail {detail!r}; choose one of: {', '.join(DETAIL_LEVELS)}")
+        return tuple(group for group in self.groups if group.kind in DETAIL_KINDS[detail])
 
     @property
     def ground(self) -> dict[str, tuple[int, ...]]:
@@ -133,9 +218,22 @@ class KeypointLayout:
         return tuple(kinds)
 
     @cached_property
+    def line_parts(self) -> np.ndarray:
+        """int (len(lines),): the colour index of each line: body line i is i; then each group's parts (or
+        lines, for a group without parts) count on."""
+        parts = list(range(len(self.connections)))
+        colour = len(parts)
+        for group in self.groups:
+            for size in [size for _, size in group.parts] or [1] * len(group.connections):
+                parts += [colour] * size
+                colour += 1
+        return np.array(parts, dtype=np.int64)
+
+    @cached_property
     def limb_colours(self) -> np.ndarray:
-        """(len(lines), 3) uint8 RGB, one colour per line."""
-        return palette(len(self.lines))
+        """(len(lines), 3) uint8 RGB: the colour of each line (one per body limb, one per group part)."""
+        parts = self.line_parts
+        return palette(int(parts.max()) + 1 if len(parts) else 0)[parts]
 
     @cached_property
     def joint_colours(self) -> np.ndarray:
@@ -147,6 +245,8 @@ class KeypointLayout:
         return {
             "landmark_names": list(self.landmark_names),
             "connections": [list(pair) for pair in self.connections],
-            "groups": [{"name": group.name, "kind": group.kind, "start": group.start, "count": group.count}
+            "groups": [{"name": group.name, "kind": group.kind, "start": group.start, "count": group.count,
+                        "anchor": group.anchor, "columns": list(GROUP_COLUMNS[group.kind]),
+                        "parts": [name for name, _ in group.parts]}
                        for group in self.groups],
         }

@@ -5,7 +5,9 @@ A backend is a PoseEstimator subclass that declares its `name` and its KeypointL
 are. `PoseEstimator(fps, config)` builds the backend `config.backend` names, so every caller (`v2v pose`,
 `prepare`, `generate --from pose`, `dance`, `eval --poses`) takes any backend. A backend implements
 `detect(frame, timestamp_ms)`, and `open()` / `close()` when it holds native resources; the base class
-checks frames, counts them, keeps time and smooths the keypoints of each person over time.
+checks frames, counts them, keeps time, gives each person a track id that stays with them from frame to
+frame (v2vcli.preprocess.tracking) and, frame by frame, smooths each person's keypoints with a causal
+filter. Whole clips are smoothed better afterwards, without lag (v2vcli.preprocess.pose.find_people).
 
 Built-in backends: mediapipe (v2vcli.preprocess.mediapipe_pose, the default).
 """
@@ -21,12 +23,15 @@ from typing import ClassVar
 import numpy as np
 
 from v2vcli.errors import BadInput
-from v2vcli.preprocess.keypoints import KeypointLayout
-from v2vcli.preprocess.smoothing import OneEuroFilter, OneEuroSettings
+from v2vcli.preprocess.keypoints import DETAIL_LEVELS, KeypointLayout
+from v2vcli.preprocess.smoothing import KeypointSmoothing, OneEuroFilter, OneEuroSettings
 from v2vcli.preprocess.timestamps import frame_milliseconds
+from v2vcli.preprocess.tracking import PersonTracker
 
 COLUMNS = ("x", "y", "z", "visibility", "presence")
 DEFAULT_POSE_BACKEND = "mediapipe"
+# Enough to tell the person followed from a passer-by or two (docs/pose.md, "People").
+DEFAULT_NUM_POSES = 3
 # The modules that define the built-in backends; each imports its own heavy library only when it runs.
 BUILTIN_MODULES = ("v2vcli.preprocess.mediapipe_pose",)
 POSE_BACKENDS: dict[str, type[PoseEstimator]] = {}
@@ -59,29 +64,39 @@ class PoseConfig:
     backend: a registered pose backend (see `pose_backends()`); mediapipe by default.
     model: the backend's model file; None looks up its default one (mediapipe: pose_landmarker_full.task,
       see v2vcli.weights).
-    num_poses: the most people found per frame.
-    smooth: One Euro smoothing of x, y, z over time (`smoothing` sets it); a backend's own smoothing (as
-      mediapipe's tracking) runs either way.
+    num_poses: the most people found per frame (each gets a track id; commands follow one of them).
+    smooth: smooth x, y, z over time; a backend's own smoothing (as mediapipe's tracking) runs either way.
+      Whole clips (`find_people`: `v2v pose`, `prepare`, `dance`) are smoothed afterwards by `smoothing`
+      (centred, no lag); a PoseEstimator fed frame by frame smooths them as they come with `live_smoothing`
+      (a causal One Euro filter).
     min_*_confidence: thresholds in [0, 1] for detecting a person, keeping a pose, and tracking it to the
       next frame instead of detecting again. Detection asks 0.7, not mediapipe's 0.5: at 0.5 a coffee cup
       on a saucer (scikit-image's `coffee`) gets a skeleton in most frames; at 0.7 none does, and a
       person once found is tracked whatever this value.
     segmentation_masks: also compute the person mask of every person found (PoseFrame.segmentation), for
       backends that can (`gives_masks`); it costs the upsampling of one mask per person to the frame's size.
+    detail: what a backend whose layout has hands and a face looks for besides the body: "body" (nothing
+      more), "hands" or "full" (hands and face); the points not looked for are marked not visible
+      (v2vcli.preprocess.keypoints.DETAIL_LEVELS). "body" by default, so that callers that need bodies
+      alone (person masks, pose error) cost what they did; `v2v pose` asks for "full".
     """
 
     backend: str = DEFAULT_POSE_BACKEND
     model: Path | None = None
-    num_poses: int = 1
+    num_poses: int = DEFAULT_NUM_POSES
     smooth: bool = True
-    smoothing: OneEuroSettings = field(default_factory=lambda: OneEuroSettings(min_cutoff=1.0, beta=40.0))
+    smoothing: KeypointSmoothing = field(default_factory=KeypointSmoothing)
+    live_smoothing: OneEuroSettings = field(default_factory=lambda: OneEuroSettings(min_cutoff=1.0, beta=40.0))
     min_detection_confidence: float = 0.7
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     segmentation_masks: bool = False
+    detail: str = "body"
 
     def __post_init__(self) -> None:
         pose_backend_class(self.backend)  # an unknown name fails here, before any work
+        if self.detail not in DETAIL_LEVELS:
+            raise BadInput(f"unknown detail {self.detail!r}; choose one of: {', '.join(DETAIL_LEVELS)}")
         if self.num_poses < 1:
             raise BadInput(f"the number of poses must be at least 1, not {self.num_poses}")
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
@@ -92,14 +107,19 @@ class PoseConfig:
 @dataclass
 class PoseOptions:
     """The pose options of a command that finds poses on its way (`v2v dance`, `v2v generate --from pose`):
-    the backend's name and its model file (None: the backend's default one)."""
+    the backend's name, its model file (None: the backend's default one), the person to follow (a track
+    id or a position, v2vcli.preprocess.tracking.choose_person) and what to find besides the body
+    (PoseConfig.detail)."""
 
     pose_backend: str = DEFAULT_POSE_BACKEND
     pose_model: str | None = None
+    person: str = "auto"
+    pose_detail: str = "body"
 
     def pose_config(self) -> PoseConfig:
-        """The PoseConfig these options mean (BadInput for an unknown backend)."""
-        return PoseConfig(backend=self.pose_backend, model=Path(self.pose_model) if self.pose_model else None)
+        """The PoseConfig these options mean (BadInput for an unknown backend or detail)."""
+        return PoseConfig(backend=self.pose_backend, model=Path(self.pose_model) if self.pose_model else None,
+                          detail=self.pose_detail)
 
 
 @dataclass(frozen=True)
@@ -109,30 +129,18 @@ class PoseFrame:
 
     `segmentation`: float32 (H, W) in [0, 1], the probability that a pixel belongs to one of the people
     (the highest over them), when the config asks for segmentation masks; else None.
+    `ids`: each person's track id (P ints, in increasing order, as the people are): the same person keeps
+    the same id from frame to frame (v2vcli.preprocess.tracking).
     """
 
     index: int
     landmarks: np.ndarray
     segmentation: np.ndarray | None = None
+    ids: tuple[int, ...] = ()
 
     @property
     def people(self) -> int:
         return len(self.landmarks)
-
-
-def _matched_tracks(centres: np.ndarray, previous: list[np.ndarray]) -> list[int | None]:
-    """For each current person (centre (P, 2)), the index of the nearest unclaimed previous person, or None.
-
-    A backend need not keep people in a stable order between frames; each keeps its own filter."""
-    pairs = sorted((float(np.linalg.norm(centre - old)), new, old_index)
-                   for new, centre in enumerate(centres) for old_index, old in enumerate(previous))
-    assigned: list[int | None] = [None] * len(centres)
-    taken: set[int] = set()
-    for _, new, old_index in pairs:
-        if assigned[new] is None and old_index not in taken:
-            assigned[new] = old_index
-            taken.add(old_index)
-    return assigned
 
 
 class PoseEstimator:
@@ -170,8 +178,8 @@ class PoseEstimator:
             raise BadInput(f"the {self.name} pose backend gives no person masks")
         self.model_name = ""
         self.index = 0
-        self._filters: list[OneEuroFilter] = []
-        self._centres: list[np.ndarray] = []
+        self.tracker = PersonTracker(self.layout, float(self.fps))
+        self._filters: dict[int, OneEuroFilter] = {}  # track id -> its live filter
 
     def open(self) -> None:
         """Load the model (called on entering the `with` block)."""
@@ -204,29 +212,29 @@ class PoseEstimator:
         self.index += 1
         milliseconds = frame_milliseconds(index, self.fps) if timestamp_ms is None else timestamp_ms
         landmarks, segmentation = self.detect(frame, milliseconds)
-        if landmarks is None or len(landmarks) == 0:
-            self._filters, self._centres = [], []
+        if landmarks is not None and len(landmarks) > 0:
+            landmarks = np.array(landmarks, dtype=np.float64)
+            expected = (self.layout.count, len(COLUMNS))
+            if landmarks.ndim != 3 or landmarks.shape[1:] != expected:
+                raise ValueError(f"the {self.name} pose backend gave landmarks {landmarks.shape}, not (P, *{expected})")
+        kept, ids = self.tracker(index, landmarks)
+        if not ids:
             return None
-        landmarks = np.array(landmarks, dtype=np.float64)
-        expected = (self.layout.count, len(COLUMNS))
-        if landmarks.ndim != 3 or landmarks.shape[1:] != expected:
-            raise ValueError(f"the {self.name} pose backend gave landmarks {landmarks.shape}, not (P, *{expected})")
+        landmarks = landmarks[kept]
         if self.config.smooth:
             seconds = index / float(self.fps) if timestamp_ms is None else timestamp_ms / 1000
-            self._smooth(landmarks, seconds, frame.shape[1])
-        return PoseFrame(index=index, landmarks=landmarks.astype(np.float32), segmentation=segmentation)
+            self._smooth(landmarks, ids, seconds, frame.shape[1])
+        return PoseFrame(index=index, landmarks=landmarks.astype(np.float32), segmentation=segmentation,
+                         ids=tuple(ids))
 
-    def _smooth(self, landmarks: np.ndarray, seconds: float, width: int) -> None:
-        """Filter x, y, z of every person in place, each with the filter of the same person last frame."""
-        centres = landmarks[:, :, :2].mean(axis=1)
-        matches = _matched_tracks(centres, self._centres)
-        filters = []
-        for person, match in zip(landmarks, matches, strict=True):
-            smoother = self._filters[match] if match is not None else OneEuroFilter(self.config.smoothing)
+    def _smooth(self, landmarks: np.ndarray, ids: list[int], seconds: float, width: int) -> None:
+        """Filter x, y, z of every person in place, each with their own filter (kept by track id)."""
+        live = {track.id for track in self.tracker.tracks}
+        self._filters = {track_id: smoother for track_id, smoother in self._filters.items() if track_id in live}
+        for person, track_id in zip(landmarks, ids, strict=True):
+            smoother = self._filters.setdefault(track_id, OneEuroFilter(self.config.live_smoothing))
             # z is in units of the image width; in pixels it shares x and y's speed scale.
             values = person[:, :3] * (1.0, 1.0, width)
             extent = np.ptp(person[:, :2], axis=0)
             smoothed = smoother(seconds, values, scale=float(extent.mean()))
             person[:, :3] = smoothed / (1.0, 1.0, width)
-            filters.append(smoother)
-        self._filters, self._centres = filters, list(centres)
