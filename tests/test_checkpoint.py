@@ -36,7 +36,13 @@ from v2vcli.training.logs import read_log
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 HYPERPARAMETERS = {item.name for item in dataclasses.fields(TrainConfig)}
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "offline")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No run reaches for the network (the VGG19 file): they train without the perceptual loss."""
+    monkeypatch.setenv("V2V_OFFLINE", "1")
 
 
 @pytest.fixture(scope="module")

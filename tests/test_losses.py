@@ -83,7 +83,8 @@ def test_a_registered_term_reaches_the_run_log_and_the_generator_total(registry,
         return (context.generated["image"].float() + 1).mean()
 
     dataset = write_shapes_dataset(tmp_path / "data", frames=FRAMES, size=SIZE)
-    run = RunSettings(name="toy", output_dir=str(tmp_path), dataset=str(dataset), quiet=True, sample_every=0)
+    run = RunSettings(name="toy", output_dir=str(tmp_path), dataset=str(dataset), quiet=True, sample_every=0,
+                      vgg=False)
     config = preset("tiny")
     config.train.steps = 2
     result = train(config, run)
@@ -91,7 +92,7 @@ def test_a_registered_term_reaches_the_run_log_and_the_generator_total(registry,
     assert all("G/toy" in record for record in steps) and result.losses["G/toy"] > 0
     for record in steps:  # each network's total is the sum of its own terms (the image D's halves averaged)
         generator = sum(value for key, value in record.items() if key.startswith("G/") and key != "G/total")
-        discriminator = 0.5 * (record["D/real"] + record["D/fake"]) + sum(
+        discriminator = 0.5 * (record["D/real"] + record["D/fake"] + record["D/raw"]) + sum(
             value for key, value in record.items() if key.startswith("D/temporal"))
         assert record["G/total"] == pytest.approx(generator, abs=1e-5)
         assert record["D/total"] == pytest.approx(discriminator, abs=1e-5)
@@ -100,10 +101,11 @@ def test_a_registered_term_reaches_the_run_log_and_the_generator_total(registry,
 def test_opt_in_terms_run_only_with_a_positive_weight_and_inapplicable_ones_are_not_logged(batch):
     losses = tiny_runner().run(batch, PHASE)
     assert "G/l1" not in losses and "G/vgg" not in losses  # lambda_l1 is 0; no VGG weights
-    assert {"G/gan", "G/feat", "G/flow", "G/warp", "G/mask", "D/real", "D/fake", "D/temporal0"} <= set(losses)
+    assert {"G/gan", "G/feat", "G/raw", "G/flow", "G/warp", "G/mask", "G/output_warp", "D/real", "D/fake", "D/raw",
+            "D/temporal0"} <= set(losses)
     losses = tiny_runner(lambda_l1=3.0).run(batch, PHASE)
     assert losses["G/l1"] > 0
-    assert not {"G/flow", "G/warp", "G/mask"} & set(tiny_runner(use_flow=False).run(batch, PHASE))
+    assert not {"G/flow", "G/warp", "G/mask", "G/raw", "D/raw"} & set(tiny_runner(use_flow=False).run(batch, PHASE))
 
 
 def test_mistakes_in_a_registration_fail_when_the_term_is_defined(registry):

@@ -71,15 +71,31 @@ def test_two_scales_train_coarse_first_then_refine(labels):
     coarse["image"].sum().backward()
     grads = {name for name, p in generator.named_parameters() if p.grad is not None}
     assert grads and not grads & set(fine_names)
+    # while the finer scale warms up, the coarser one is held: only the finer scale gets gradients
+    generator.zero_grad(set_to_none=True)
+    generator(labels, n_scales=2, frozen_scales=1)["image"].sum().backward()
+    grads = {name for name, p in generator.named_parameters() if p.grad is not None}
+    assert grads and grads <= set(fine_names)
 
 
-def test_foreground_separation_needs_masks_and_uses_them(labels):
+def test_the_foreground_is_hallucinated_by_its_own_head_and_never_warped():
     torch.manual_seed(0)
     generator = Generator(make(fg_separation=True)).eval()
-    with pytest.raises(ValueError, match="fg_masks"):
-        generator(labels)
-    ones = torch.ones(2, 5, 1, 32, 32)
-    assert not torch.allclose(generator(labels, fg_masks=ones)["image"], generator(labels, fg_masks=0 * ones)["image"])
+    labels = -torch.ones(2, 5, 3, 32, 32)  # a pose rendering: a bone on black, moving down a pixel a frame
+    for frame in range(5):
+        labels[:, frame, 1, 12 + frame:14 + frame, 6:26] = 1
+    with torch.no_grad():
+        out = generator(labels)
+        foreground = out["foreground"]
+        assert foreground.shape == (2, 5, 1, 32, 32) and 0 < foreground.mean() < 1
+        generator.scales[0].foreground_head.bias.fill_(5.0)  # the foreground head now paints white
+        repainted = generator(labels)
+    inside = (foreground == 1).expand_as(out["image"])
+    # where the foreground is whole, every frame is the foreground head's, whatever the warp brought
+    assert inside[:, 2:].any() and torch.all(repainted["image"][inside] > 0.99)
+    # elsewhere the start frames (no warp yet) keep the background head's pixels
+    outside = (foreground[:, :2] == 0).expand_as(out["image"][:, :2])
+    assert outside.any() and torch.equal(repainted["image"][:, :2][outside], out["image"][:, :2][outside])
 
 
 def test_discriminators_judge_frames_and_flow_conditioned_windows(labels):
@@ -93,6 +109,12 @@ def test_discriminators_judge_frames_and_flow_conditioned_windows(labels):
     # the stride-3 window ends at the last frame: frames 2, 5, 8
     assert torch.equal(windows[1][:, :3], images[:, 2]) and torch.equal(windows[1][:, 6:9], images[:, 8])
     assert temporal_input(images[:, :5], flows[:, :5], config, 1) is None
+    # several windows: the newest first, as many as the sequence holds
+    newest = temporal_input(images, flows, config, 1, windows=4)
+    assert newest.shape[0] == 2 * 3 and torch.equal(newest[2:4, 6:9], images[:, 7])
+    # flows enter at the images' range: 20 pixels make 1
+    moving = temporal_input(images, torch.full_like(flows, 20.0), config, 0)
+    assert torch.allclose(moving[:, 9:], torch.ones_like(moving[:, 9:]))
     out = discriminators(image_input(labels, images[:, :5]), windows)
     assert out["image"][0][-1].shape[0] == 10 and out["temporal"][1][0][-1].shape[0] == 2
 
@@ -108,14 +130,24 @@ def test_gan_losses_and_feature_matching():
     features = [[torch.rand(1, 2, 4, 4), torch.rand(1, 1, 4, 4)]]
     other = [[torch.rand(1, 2, 4, 4), torch.rand(1, 1, 4, 4)]]
     assert feature_matching(features, features) == 0 and feature_matching(features, other) > 0
+    # summed over discriminator scales, as pix2pixHD and vid2vid sum them
+    assert gan_loss(real + real, False) == 2 * gan_loss(real, False) == 2
+    # feature matching: 4 / (intermediate layers) per layer, 1 / scales per scale
+    layers = [[torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4), torch.zeros(1, 1, 4, 4)]]
+    shifted = [[torch.ones(1, 2, 4, 4), torch.ones(1, 2, 4, 4), torch.ones(1, 1, 4, 4)]]
+    assert feature_matching(shifted, layers) == pytest.approx(4.0)
+    assert feature_matching(shifted + shifted, layers + layers) == pytest.approx(4.0)
 
 
-def test_flow_and_mask_losses_ignore_untrusted_pixels():
+def test_flow_loss_ignores_untrusted_pixels_and_the_mask_follows_the_trust():
     predicted, target = torch.zeros(1, 2, 4, 4), torch.ones(1, 2, 4, 4)
     trusted = torch.zeros(1, 1, 4, 4)
     trusted[..., :2] = 1
     assert flow_loss(predicted, target, trusted) == pytest.approx(0.5)
+    # copying the warp everywhere is wrong where the flow is not trusted, hallucinating everywhere where it is
     assert mask_loss(torch.ones(1, 1, 4, 4), trusted) == pytest.approx(0.5)
+    assert mask_loss(torch.zeros(1, 1, 4, 4), trusted) == pytest.approx(0.5)
+    assert mask_loss(trusted, trusted) == 0
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])

@@ -20,7 +20,13 @@ from v2vcli.training import latest_checkpoint, load_checkpoint, load_generator, 
 from v2vcli.training.logs import read_log
 from v2vcli.training.schedule import build_schedule
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "offline")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No run reaches for the network (the VGG19 file): they train without the perceptual loss."""
+    monkeypatch.setenv("V2V_OFFLINE", "1")
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 HYPERPARAMETERS = {item.name for item in dataclasses.fields(TrainConfig)}
@@ -84,9 +90,10 @@ def test_progressive_schedule_grows_clips_then_adds_the_finer_scale(dataset, tmp
     config, run = tiny(dataset, tmp_path, steps=4, n_frames_start=3, n_frames_max=6)
     config.model.n_scales_spatial = 2
     phases = build_schedule(config.model, config.train, (32, 32), 8)
-    assert [(phase.n_scales, phase.size, phase.n_frames) for phase in phases] == [
-        (1, (16, 16), 3), (1, (16, 16), 6), (2, (32, 32), 3), (2, (32, 32), 6)]
-    assert [phase.end for phase in phases] == [2, 4, 6, 8]
+    # the first quarter of the stage that adds the finer scale trains it alone (the coarser one held)
+    assert [(phase.n_scales, phase.size, phase.n_frames, phase.frozen_scales) for phase in phases] == [
+        (1, (16, 16), 3, 0), (1, (16, 16), 6, 0), (2, (32, 32), 3, 1), (2, (32, 32), 3, 0), (2, (32, 32), 6, 0)]
+    assert [phase.end for phase in phases] == [2, 4, 5, 6, 8]
     records = read_log(train(config, run).model / "log.jsonl")
     steps = [record for record in records if "step" in record and "event" not in record]
     assert [(record["size"], record["frames"]) for record in steps] == [
@@ -99,9 +106,9 @@ def test_frame_by_frame_ablation_and_foreground_separation_train(dataset, tmp_pa
     records = read_log(train(config, run).model / "log.jsonl")
     assert "G/flow" not in records[-3] and "G/gan" in [r for r in records if r.get("step") == 1][0]
     config, run = tiny(dataset, tmp_path, steps=1, name="fg")
-    config.model.fg_separation = True
+    config.model.fg_separation, config.model.fg_classes = True, [1, 2]
     generator, saved = load_generator(train(config, run).model)
-    assert saved.model.fg_separation and generator.scales[0].image_head.out_channels == 6
+    assert saved.model.fg_separation and generator.scales[0].foreground_head.out_channels == 3
 
 
 def test_an_existing_run_is_kept_unless_resumed_or_overwritten(dataset, tmp_path):
@@ -134,6 +141,16 @@ def test_cli_trains_and_reports_json(dataset, tmp_path):
     assert summary["checkpoint"] == str(tmp_path / "cli" / "checkpoint-0000002")
     result = runner.invoke(app, ["train", str(tmp_path / "nothing"), "--name", "x", "--output-dir", str(tmp_path)])
     assert result.exit_code == 1 and "error:" in result.output and "dataset folder not found" in result.output
+
+
+def test_without_a_preset_the_device_chooses_and_the_first_line_says_so(dataset, tmp_path):
+    result = CliRunner().invoke(app, ["train", str(dataset), "--name", "auto", "--steps", "1", "--device", "cpu",
+                                      "--output-dir", str(tmp_path), "--no-vgg"])
+    assert result.exit_code == 0, result.output
+    notes = [record["text"] for record in read_log(tmp_path / "auto" / "log.jsonl") if record.get("event") == "note"]
+    assert notes[0].startswith("training auto: preset tiny (the default on cpu; --preset to choose)")
+    assert "VGG perceptual loss off (--no-vgg)" in notes
+    assert load_generator(tmp_path / "auto")[1].preset == "tiny"
 
 
 def test_train_reports_what_it_did(dataset, tmp_path):

@@ -39,7 +39,11 @@ class ModelConfig:
     ngf: channels of the finest generator scale; each coarser scale doubles them.
     n_scales_spatial: generator scales, coarse to fine; each finer one is a local enhancer (2x size).
     use_flow: False removes the flow/mask path (frame-by-frame generation, the paper's ablation).
-    fg_separation: separate foreground/background hallucination, blended by the dataset's masks.
+    fg_separation: hallucinate the foreground with a head of its own, never warped, over the background
+        (which the flow path warps): the paper's foreground-background prior. The foreground is read off
+        the condition map itself, so generation needs nothing training had not: for pose, the rendered
+        skeleton widened by `fg_dilation` (a fraction of the frame height); for segmentation, the classes
+        in `fg_classes` (required). Off in the presets: at small scale it cost fidelity (docs/results.md).
     """
 
     label_channels: int = 3
@@ -52,6 +56,8 @@ class ModelConfig:
     n_scales_spatial: int = 1
     use_flow: bool = True
     fg_separation: bool = False
+    fg_classes: list[int] | None = None
+    fg_dilation: float = 0.04
     flow_gain: float = 10.0
     ndf: int = 32
     n_layers_D: int = 3
@@ -104,13 +110,19 @@ class TrainConfig:
     """The training hyperparameters, saved with the model: what a resumed run keeps.
 
     Steps count training sequences (each batch of clips, processed chunk by chunk). `steps` None means
-    DEFAULT_STEPS for a new run and the saved count when resuming (the one hyperparameter a resuming
-    command line may change: it extends or shortens the run). The steps are split evenly over the
-    spatial stages (one per generator scale, coarse first); in each stage the sequence length doubles
-    from `n_frames_start` up to `n_frames_max` in equal parts. `frames_per_chunk` frames are
+    the preset's default (`default_steps`) for a new run and the saved count when resuming (the one
+    hyperparameter a resuming command line may change: it extends or shortens the run). The steps are
+    split evenly over the spatial stages (one per generator scale, coarse first); in each stage the
+    sequence length doubles from `n_frames_start` up to `n_frames_max` in equal parts. `frames_per_chunk` frames are
     generated, judged and back-propagated at a time (truncated BPTT). The `lambda_*` fields weigh the
     loss terms (v2vcli/training/terms.py). `amp` (autocast on CUDA) stays with the run because the
     precision changes the numbers, and an exact resume needs the same ones.
+
+    Learning rates stay at lr_G/lr_D for the first `lr_decay_start` of the steps, then fall linearly
+    to 0 at the last step. `ema_decay` keeps an exponential moving average of the generator's weights
+    (0 turns it off): what the model file holds and generation uses. In the first steps of a spatial
+    stage that adds a finer scale (`fine_warmup` of the stage), only that new scale trains; the
+    coarser ones are held as they are, so the untrained enhancer does not pull them off.
     """
 
     steps: int | None = None
@@ -127,10 +139,15 @@ class TrainConfig:
     lambda_flow: float = 10.0
     lambda_warp: float = 10.0
     lambda_mask: float = 1.0
+    lambda_output_warp: float = 10.0
+    lambda_raw: float = 1.0
     confidence_threshold: float = 0.1
     n_frames_start: int | None = None
     n_frames_max: int = 8
     frames_per_chunk: int = 4
+    lr_decay_start: float = 0.5
+    ema_decay: float = 0.999
+    fine_warmup: float = 0.25
     seed: int = 0
     amp: bool = True
 
@@ -141,9 +158,11 @@ class RunSettings:
 
     They belong to this machine and this invocation rather than to the model: where the run folder is
     (`output_dir`/`name`); the files read (`dataset`, recorded in DataConfig.root once read, and the
-    VGG19 weights at `vgg_path`), which are named again when resuming, perhaps at another path
-    (without `vgg_path` the perceptual term is off, and the run says so); where and how it computes
-    (`device`, `compile`, `num_workers`); what it writes and how often (`save_every`, `sample_every`
+    VGG19 weights: the file at `vgg_path`, else with `vgg` torchvision's published file, fetched once
+    into the user cache; where neither can be had the perceptual term is off, and the run says so);
+    where and how it computes (`device`, `compile`, `num_workers`; `default_preset` says the config's
+    preset is the default for the device, which the run's first line states); what it writes and how
+    often (`save_every`, `sample_every`
     (0: only at the end), `log_every`, `keep_last` checkpoints), none of which changes the weights;
     what to do with an existing run (`resume`, `overwrite`); and an early stop (`stop_after`: the
     schedule still spans all `steps`). `save_every`/`sample_every` None take the preset's cadence.
@@ -153,8 +172,10 @@ class RunSettings:
     output_dir: str = "weights"
     dataset: str = ""
     device: str = "auto"
+    default_preset: bool = False
     compile: bool = False
     num_workers: int = 0
+    vgg: bool = True
     vgg_path: str | None = None
     save_every: int | None = None
     sample_every: int | None = None
@@ -251,14 +272,17 @@ def _build(kind: type, values: dict, source: str):
     return kind(**values)
 
 
-# Presets: model size and the training resolution each is meant for (tiny is a CPU smoke test), and the
-# checkpoint/sample cadence that suits their step time (run settings, see RunSettings.with_preset_defaults).
+# Presets: model size and the training resolution each is meant for (tiny is a CPU smoke test), the
+# steps a new run takes when it names none ("steps"), and the checkpoint/sample cadence that suits their
+# step time (run settings, see RunSettings.with_preset_defaults). hd's clips grow to 20 frames so that its
+# third temporal discriminator, which judges frames 9 apart (19 frames of video), sees whole windows.
 PRESETS: dict[str, dict] = {
     "tiny": {
         "model": dict(ngf=8, n_downsample=2, n_blocks=1, n_blocks_local=1, ndf=8, n_layers_D=2, num_D=1,
                       n_scales_temporal=1),
         "data": dict(max_side=128),
         "train": dict(n_frames_max=6, frames_per_chunk=3),
+        "steps": 3000,
         "run": dict(save_every=200, sample_every=100),
     },
     "small": {
@@ -266,22 +290,38 @@ PRESETS: dict[str, dict] = {
                       n_scales_temporal=2),
         "data": dict(max_side=256),
         "train": dict(n_frames_max=8, frames_per_chunk=4),
+        "steps": 10000,
         "run": dict(save_every=1000, sample_every=250),
     },
     "base": {
         "model": dict(ngf=32, n_downsample=3, n_blocks=9, ndf=64, n_layers_D=3, num_D=2, n_scales_temporal=2),
         "data": dict(max_side=512),
         "train": dict(n_frames_max=12, frames_per_chunk=4),
+        "steps": 20000,
         "run": dict(save_every=2000, sample_every=500),
     },
     "hd": {
         "model": dict(ngf=32, n_downsample=3, n_blocks=9, n_blocks_local=3, n_scales_spatial=2, ndf=64,
                       n_layers_D=3, num_D=3, n_scales_temporal=3),
         "data": dict(max_side=1024),
-        "train": dict(n_frames_max=12, frames_per_chunk=2),
+        "train": dict(n_frames_max=20, frames_per_chunk=2),
+        "steps": 40000,
         "run": dict(save_every=2000, sample_every=500),
     },
 }
+# The preset `v2v train` takes when given neither --preset nor --config, by the device it trains on: on a
+# CPU the one that trains in under an hour at its default steps, on a GPU one that makes a real model.
+DEVICE_PRESETS = {"cpu": "tiny", "cuda": "base"}
+
+
+def preset_for_device(device_type: str) -> str:
+    """The default preset for a device type ("cpu", "cuda"); the CPU's for any other."""
+    return DEVICE_PRESETS.get(device_type, DEVICE_PRESETS["cpu"])
+
+
+def default_steps(preset_name: str) -> int:
+    """Steps of a new run that names none: the preset's, else DEFAULT_STEPS (a custom config)."""
+    return int(PRESETS.get(preset_name, {}).get("steps", DEFAULT_STEPS))
 
 
 def preset(name: str) -> Config:

@@ -12,7 +12,8 @@ v2v dataset layout (written by `v2v prepare`, read by `v2v train`; version 1):
          "pose_stats": {...}}     # optional, for dance normalization
     DATASET/<seq>/frames/000000.png          RGB frames
     DATASET/<seq>/labels/000000.png          segment: uint8 class ids (single channel); pose: RGB rendering
-    DATASET/<seq>/masks/000000.png           optional: uint8 0/255 foreground
+    DATASET/<seq>/masks/000000.png           optional: uint8 0/255 foreground (not read by training: the
+                                             generator reads the foreground off the condition maps)
     DATASET/<seq>/flow_backward/000000.npy   optional: float16 (H, W, 2), pixels, x then y: the flow from
                                              frame i+1 to frame i (v2vcli.flow convention; what `v2v flow
                                              --backward` writes), so frame i warped by it gives frame i+1;
@@ -25,7 +26,11 @@ A sample (one clip of T frames, same random crop/scale/flip for every frame and 
     images (T, 3, H, W) float in [-1, 1]
     labels (T, C, H, W): one-hot {0, 1} for segment, RGB in [-1, 1] for pose (+ instance edges {0, 1})
     flows  (T, 2, H, W) pixels: flows[t] warps frame t-1 onto frame t; flows[0] is zero
-    masks  (T, 1, H, W) in [0, 1], only when every sequence has masks
+
+Every image is brought to the training size the way generation brings a condition map to the model's
+size: `cv2.resize` of the (cropped) frame, INTER_AREA for images and renderings, INTER_NEAREST for class
+ids. Without augmentation the crop is the whole frame, so a training map is the very map generation
+feeds the model; an augmented crop is a whole-pixel box with the frame's aspect ratio.
 """
 
 from __future__ import annotations
@@ -108,24 +113,19 @@ class ClipDataset(torch.utils.data.Dataset):
         frames = [self.prepare(self.read(sequence.frames[i]), crop, flip, cv2.INTER_AREA) for i in indices]
         sample = {"images": torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1}
         sample["labels"] = self.labels(sequence, start, length, crop, flip)
-        if self.info.has_masks:
-            masks = [self.prepare(self.read(sequence.masks[i], 1), crop, flip, cv2.INTER_NEAREST) for i in indices]
-            sample["masks"] = torch.from_numpy((np.stack(masks) > 127).astype(np.float32)).unsqueeze(1)
         sample["flows"] = self.flows(sequence, start, length, frames, crop, flip)
         return sample
 
-    def augmentation(self, rng: np.random.Generator | None) -> tuple[tuple[float, float, float, float], bool]:
-        """A crop box (x, y, w, h) in source pixels with the training aspect ratio, and a flip flag."""
+    def augmentation(self, rng: np.random.Generator | None) -> tuple[tuple[int, int, int, int], bool]:
+        """A crop box (x, y, w, h) in whole source pixels and a flip flag: the whole frame without `rng`
+        (what generation sees), else a box up to `scale_jitter` smaller, anywhere in the frame."""
         source_w, source_h = self.info.size
-        target_w, target_h = self.size
-        scale = min(source_w / target_w, source_h / target_h)
-        width, height = target_w * scale, target_h * scale
         if rng is None:
-            return ((source_w - width) / 2, (source_h - height) / 2, width, height), False
+            return (0, 0, source_w, source_h), False
         shrink = 1 - rng.uniform(0, self.config.scale_jitter)
-        width, height = width * shrink, height * shrink
-        x = rng.uniform(0, source_w - width)
-        y = rng.uniform(0, source_h - height)
+        width, height = max(1, round(source_w * shrink)), max(1, round(source_h * shrink))
+        x = int(rng.integers(0, source_w - width + 1))
+        y = int(rng.integers(0, source_h - height + 1))
         return (x, y, width, height), bool(self.flip and rng.random() < 0.5)
 
     def read(self, path, channels: int = 3) -> np.ndarray:
@@ -140,14 +140,9 @@ class ClipDataset(torch.utils.data.Dataset):
         return image
 
     def prepare(self, image: np.ndarray, crop, flip: bool, interpolation: int) -> np.ndarray:
-        """Crop box -> training size with one affine warp (sub-pixel crops stay exact), then flip."""
+        """Crop box -> training size with the resize generation uses (`fit_to_size`), then flip."""
         x, y, width, height = crop
-        target_w, target_h = self.size
-        sx, sy = target_w / width, target_h / height
-        matrix = np.float32([[sx, 0, (0.5 - x) * sx - 0.5], [0, sy, (0.5 - y) * sy - 0.5]])
-        if interpolation == cv2.INTER_AREA and sx >= 1:
-            interpolation = cv2.INTER_LINEAR  # INTER_AREA is only meaningful for shrinking
-        out = cv2.warpAffine(image, matrix, (target_w, target_h), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+        out = fit_to_size(image[y:y + height, x:x + width], self.size, interpolation)
         return np.ascontiguousarray(out[:, ::-1]) if flip else out
 
     def labels(self, sequence: SequenceFiles, start: int, length: int, crop, flip: bool) -> torch.Tensor:
@@ -175,10 +170,10 @@ class ClipDataset(torch.utils.data.Dataset):
         for offset in range(1, length):
             if sequence.flows:
                 # flow_backward[i] is frame i+1 -> frame i: what warps frame t-1 onto frame t = start + offset
-                field = read_flow(sequence.flows[start + offset - 1])
+                field = read_flow(sequence.flows[start + offset - 1]).astype(np.float32)
                 width, height = crop[2:]
                 scale = np.float32([target_w / width, target_h / height])
-                flow = self.prepare(field, crop, False, cv2.INTER_LINEAR) * scale
+                flow = self.prepare(field, crop, False, cv2.INTER_AREA) * scale
                 if flip:
                     flow = flow[:, ::-1] * np.float32([-1, 1])
             else:
@@ -187,6 +182,14 @@ class ClipDataset(torch.utils.data.Dataset):
                 flow = self._estimator(frames[offset], frames[offset - 1])
             out[offset] = flow
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def fit_to_size(image: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """`image` (H, W[, C]) resized to `size` (W, H) as `v2v generate` fits a condition map to a model
+    (v2vcli/inference/generate.py, LoadedModel.fit): cv2.resize, unchanged when it already has the size."""
+    if (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    return cv2.resize(image, tuple(size), interpolation=interpolation)
 
 
 def instance_edges(instances: np.ndarray) -> np.ndarray:

@@ -6,8 +6,9 @@ returns its intermediate features (for the feature-matching loss) and a patch pr
 - Image D judges single frames: input = condition map (C channels) + image (3 channels).
 - Temporal D number k (k = 0 .. n_scales_temporal-1) judges K = n_frames_D frames taken every K^k
   frames (1, K, K^2 ... frames apart, so coarser temporal scales see longer motions), concatenated
-  with the K-1 ground-truth flows between them: input = K*3 + (K-1)*2 channels. Real and generated
-  sequences are both paired with the real video's flow, as in the paper.
+  with the K-1 ground-truth flows between them, divided by FLOW_SCALE so that they span about the
+  images' [-1, 1]: input = K*3 + (K-1)*2 channels. Real and generated sequences are both paired with
+  the real video's flow, as in the paper.
 
 Networks only: the trainer builds the inputs (see `image_input`/`temporal_input`) and the losses.
 """
@@ -22,6 +23,9 @@ from v2vcli.config import ModelConfig
 from v2vcli.models.warp import compose_flow
 
 Features = list[list[torch.Tensor]]
+# Pixels of flow that make 1 in a temporal discriminator's input (vid2vid's scale): motions of a few to
+# a few tens of pixels come in at the range of the image channels instead of dwarfing them.
+FLOW_SCALE = 20.0
 
 
 class PatchDiscriminator(nn.Module):
@@ -109,23 +113,30 @@ def image_input(labels: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     return joined.flatten(0, 1)
 
 
-def temporal_input(images: torch.Tensor, flows: torch.Tensor, config: ModelConfig, scale: int) -> torch.Tensor | None:
-    """The last window of temporal scale `scale` in a sequence, or None when it is too short.
+def temporal_input(images: torch.Tensor, flows: torch.Tensor, config: ModelConfig, scale: int,
+                   windows: int = 1) -> torch.Tensor | None:
+    """The `windows` newest windows of temporal scale `scale` in a sequence (fewer when it is too short
+    for them), stacked on the batch axis, or None when it is too short for one.
 
-    images (B, T, 3, H, W); flows (B, T, 2, H, W) where flows[:, t] warps frame t-1 onto frame t (flows[:, 0]
-    unused). The flow between two window frames `stride` apart is the chain of the per-frame flows.
-    Returns (B, K*3 + (K-1)*2, H, W).
+    images (B, T, 3, H, W); flows (B, T, 2, H, W) in pixels, where flows[:, t] warps frame t-1 onto
+    frame t (flows[:, 0] unused). The flow between two window frames `stride` apart is the chain of the
+    per-frame flows. Window w ends at frame T-1-w. Returns (W*B, K*3 + (K-1)*2, H, W), newest window
+    first.
     """
     stride = temporal_stride(config, scale)
     span = temporal_span(config, scale)
     length = images.shape[1]
-    if length < span:
+    count = min(windows, length - span + 1)
+    if count < 1:
         return None
-    indices = list(range(length - span, length, stride))
-    pieces = [images[:, index] for index in indices]
-    for index in indices[1:]:
-        chained = flows[:, index]
-        for step in range(1, stride):
-            chained = compose_flow(chained, flows[:, index - step])
-        pieces.append(chained)
-    return torch.cat(pieces, dim=1)
+    stacked = []
+    for last in range(length - 1, length - 1 - count, -1):
+        indices = list(range(last - span + 1, last + 1, stride))
+        pieces = [images[:, index] for index in indices]
+        for index in indices[1:]:
+            chained = flows[:, index]
+            for step in range(1, stride):
+                chained = compose_flow(chained, flows[:, index - step])
+            pieces.append(chained / FLOW_SCALE)
+        stacked.append(torch.cat(pieces, dim=1))
+    return torch.cat(stacked)

@@ -21,9 +21,14 @@ sampled clip, so inference starting a video from nothing sees what training saw.
 With `use_flow=False` the previous-image encoder and the flow/mask path are removed: every frame is
 hallucinated from the condition maps alone (the paper's frame-by-frame ablation).
 
-With `fg_separation`, the image head hallucinates a foreground and a background image blended by the
-dataset's foreground mask, h = f * h_fg + (1 - f) * h_bg (the paper's foreground-background prior,
-simplified); the mask is also an input channel.
+With `fg_separation` (the paper's foreground-background prior), a second image head hallucinates the
+foreground, which is never warped: x_t = f * h_fg + (1 - f) * (m * warped + (1 - m) * h_bg). The
+foreground f in [0, 1] is read off the current condition map (`foreground_mask`), so generation needs
+nothing that training had not. The "hallucinated" output is then f * h_fg + (1 - f) * h_bg.
+
+A generator whose finer scales are not trained yet (a checkpoint from the first stages of progressive
+training) has `trained_scales` below its scale count: called on full-size inputs it runs the trained
+scales at their own size and upsamples the result, rather than an untrained enhancer.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from v2vcli.config import ModelConfig
+from v2vcli.models.foreground import foreground_mask
 from v2vcli.models.warp import resample
 
 
@@ -86,11 +92,12 @@ class ScaleNetwork(nn.Module):
         n_down = config.n_downsample if scale == 0 else 1
         blocks = config.n_blocks if scale == 0 else config.n_blocks_local
         inner = self.width * 2**n_down
-        label_in = (config.n_previous + 1) * config.label_channels + int(config.fg_separation)
-        self.label_encoder = encoder(label_in, self.width, n_down)
+        self.label_encoder = encoder((config.n_previous + 1) * config.label_channels, self.width, n_down)
         self.image_residual = nn.Sequential(*(ResidualBlock(inner) for _ in range(blocks)))
         self.image_decoder = decoder(self.width, n_down)
-        self.image_head = head(self.width, config.output_channels * (2 if config.fg_separation else 1))
+        self.image_head = head(self.width, config.output_channels)
+        if config.fg_separation:
+            self.foreground_head = head(self.width, config.output_channels)
         self.use_flow = config.use_flow
         if self.use_flow:
             self.image_encoder = encoder(config.n_previous * config.output_channels, self.width, n_down)
@@ -126,59 +133,71 @@ class Generator(nn.Module):
             raise ValueError("a generator with the flow path needs n_frames_G >= 2 (one previous frame)")
         self.config = config
         self.scales = nn.ModuleList(ScaleNetwork(config, scale) for scale in range(config.n_scales_spatial))
+        self.trained_scales = config.n_scales_spatial
 
     @property
     def n_previous(self) -> int:
         return self.config.n_previous
 
     def frame(self, labels: torch.Tensor, images: torch.Tensor, previous: torch.Tensor | None,
-              fg_mask: torch.Tensor | None = None, n_scales: int | None = None) -> dict[str, torch.Tensor]:
-        """One frame. labels (B, (L+1)*C, H, W), images (B, L*3, H, W) (zeros for a start frame),
-        previous: the last generated frame (B, 3, H, W) or None for a start frame; H, W at the finest
-        active scale. Returns image, hallucinated, warped (B, 3, H, W), flow (B, 2, H, W), mask (B, 1, H, W)."""
+              n_scales: int | None = None, frozen_scales: int = 0) -> dict[str, torch.Tensor]:
+        """One frame. labels (B, (L+1)*C, H, W), the current frame's C channels last; images (B, L*3, H, W)
+        (zeros for a start frame); previous: the last generated frame (B, 3, H, W) or None for a start
+        frame; H, W at the finest active scale. The first `frozen_scales` scales run without gradient.
+        Returns image, hallucinated, warped (B, 3, H, W), flow (B, 2, H, W), mask (B, 1, H, W), and with
+        fg_separation foreground (B, 1, H, W)."""
         active = n_scales or len(self.scales)
         start = previous is None
-        if fg_mask is not None:
-            labels = torch.cat((labels, fg_mask), dim=1)
         features = None
         for scale in range(active):
             factor = 2 ** (active - 1 - scale)
             scale_labels = F.avg_pool2d(labels, factor) if factor > 1 else labels
             scale_images = F.avg_pool2d(images, factor) if factor > 1 else images
-            features = self.scales[scale](scale_labels, scale_images, features, start)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and scale >= frozen_scales):
+                features = self.scales[scale](scale_labels, scale_images, features, start)
         finest = self.scales[active - 1]
         image_features, flow_features = features
-        hallucinated = torch.tanh(finest.image_head(image_features))
+        background = torch.tanh(finest.image_head(image_features))
+        outputs: dict[str, torch.Tensor] = {}
         if self.config.fg_separation:
-            foreground, background = hallucinated.chunk(2, dim=1)
-            hallucinated = fg_mask * foreground + (1 - fg_mask) * background
-        batch, _, height, width = hallucinated.shape
+            foreground = foreground_mask(labels[:, -self.config.label_channels:], self.config)
+            person = torch.tanh(finest.foreground_head(image_features))
+            hallucinated = foreground * person + (1 - foreground) * background
+            outputs["foreground"] = foreground
+        else:
+            foreground, person, hallucinated = None, None, background
+        batch, _, height, width = background.shape
         if flow_features is None:
-            zeros = hallucinated.new_zeros((batch, 1, height, width))
-            return {"image": hallucinated, "hallucinated": hallucinated, "warped": torch.zeros_like(hallucinated),
-                    "flow": zeros.expand(-1, 2, -1, -1), "mask": zeros}
+            zeros = background.new_zeros((batch, 1, height, width))
+            return {"image": hallucinated, "hallucinated": hallucinated, "warped": torch.zeros_like(background),
+                    "flow": zeros.expand(-1, 2, -1, -1), "mask": zeros, **outputs}
         flow = finest.flow_head(flow_features) * self.config.flow_gain
         mask = torch.sigmoid(finest.mask_head(flow_features))
         warped = resample(previous, flow)
-        image = mask * warped + (1 - mask) * hallucinated
-        return {"image": image, "hallucinated": hallucinated, "warped": warped, "flow": flow, "mask": mask}
+        image = mask * warped + (1 - mask) * background
+        if foreground is not None:
+            image = foreground * person + (1 - foreground) * image
+        return {"image": image, "hallucinated": hallucinated, "warped": warped, "flow": flow, "mask": mask,
+                **outputs}
 
     def forward(self, labels: torch.Tensor, previous_labels: torch.Tensor | None = None,
-                previous_images: torch.Tensor | None = None, fg_masks: torch.Tensor | None = None,
-                n_scales: int | None = None) -> dict[str, torch.Tensor]:
+                previous_images: torch.Tensor | None = None, n_scales: int | None = None,
+                frozen_scales: int = 0) -> dict[str, torch.Tensor]:
         """Generate T frames in order, each conditioned on the ones generated before it.
 
         labels: (B, T, C, H, W) condition maps of the frames to generate (one-hot or RGB in [-1, 1]).
         previous_labels / previous_images: (B, P, C, H, W) / (B, P, 3, H, W), the P <= L frames just
             before (their condition maps and generated images), or None at the start of a video. A
             frame with fewer than L frames of history is a start frame (see the module docstring).
-        fg_masks: (B, T, 1, H, W) in [0, 1], needed with fg_separation.
-        n_scales: spatial scales in use (progressive training); H, W are the size of the finest of them.
-        Returns a dict of (B, T, ...) tensors: image, hallucinated, warped, flow, mask, and `start`
-            (T,) bool, True for start frames (their flow, mask and warped are zeros).
+        n_scales: spatial scales in use (progressive training), H, W being the size of the finest of
+            them; None: the trained ones, H, W being the full size (generation).
+        frozen_scales: the first this-many scales run without gradient (a new scale's warm-up).
+        Returns a dict of (B, T, ...) tensors: image, hallucinated, warped, flow, mask (and foreground
+            with fg_separation), and `start` (T,) bool, True for start frames (their flow, mask and
+            warped are zeros).
         """
-        if self.config.fg_separation and fg_masks is None:
-            raise ValueError("this generator separates foreground and background: pass fg_masks")
+        if n_scales is None and self.trained_scales < len(self.scales):
+            return self._coarser(labels, previous_labels, previous_images)
         count = self.n_previous
         history_labels = list(previous_labels.unbind(1))[-count:] if previous_labels is not None and count else []
         history_images = list(previous_images.unbind(1))[-count:] if previous_images is not None and count else []
@@ -197,8 +216,7 @@ class Generator(nn.Module):
                 label_stack = [*history_labels, current]
                 images = torch.cat(history_images, dim=1)
                 previous = history_images[-1]
-            mask = fg_masks[:, index] if fg_masks is not None and self.config.fg_separation else None
-            result = self.frame(torch.cat(label_stack, dim=1), images, previous, mask, n_scales)
+            result = self.frame(torch.cat(label_stack, dim=1), images, previous, n_scales, frozen_scales)
             for key, value in result.items():
                 outputs.setdefault(key, []).append(value)
             starts.append(start)
@@ -208,6 +226,22 @@ class Generator(nn.Module):
         stacked = {key: torch.stack(values, dim=1) for key, values in outputs.items()}
         stacked["start"] = torch.tensor(starts, dtype=torch.bool, device=labels.device)
         return stacked
+
+    def _coarser(self, labels: torch.Tensor, previous_labels: torch.Tensor | None,
+                 previous_images: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Full-size inputs through the trained scales only, at their size; outputs brought back to full size."""
+        factor = 2 ** (len(self.scales) - self.trained_scales)
+
+        def shrink(frames: torch.Tensor | None) -> torch.Tensor | None:
+            return None if frames is None else F.avg_pool2d(frames.flatten(0, 1), factor).unflatten(0, frames.shape[:2])
+
+        out = self.forward(shrink(labels), shrink(previous_labels), shrink(previous_images), self.trained_scales)
+        size = labels.shape[-2:]
+        for key, value in out.items():
+            if key != "start":
+                grown = F.interpolate(value.flatten(0, 1).float(), size=size, mode="bilinear", align_corners=False)
+                out[key] = (grown * factor if key == "flow" else grown).to(value.dtype).unflatten(0, value.shape[:2])
+        return out
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -19,7 +19,7 @@ GAN_MODES = ("lsgan", "hinge")
 
 def gan_loss(outputs: list[list[torch.Tensor]], real: bool, mode: str = "lsgan",
              for_discriminator: bool = True) -> torch.Tensor:
-    """Adversarial loss averaged over discriminator scales.
+    """Adversarial loss summed over discriminator scales (as pix2pixHD and vid2vid sum them).
 
     lsgan: (D - 1)^2 for real targets, D^2 for fake ones (the generator uses the real target).
     hinge: relu(1 - D) / relu(1 + D) for the discriminator, -D for the generator.
@@ -35,17 +35,18 @@ def gan_loss(outputs: list[list[torch.Tensor]], real: bool, mode: str = "lsgan",
             total = total + F.relu(1 - prediction if real else 1 + prediction).mean()
         else:
             total = total - prediction.mean()
-    return total / len(outputs)
+    return total
 
 
 def feature_matching(fake: list[list[torch.Tensor]], real: list[list[torch.Tensor]]) -> torch.Tensor:
     """L1 between the discriminator's intermediate features on generated and real inputs (pix2pixHD).
 
-    Layer weights 4 / (layers) and scale weights 1 / (scales) keep the sum's size independent of depth.
+    Over the F intermediate layers of each scale (the prediction excluded) with weight 4 / F, and over
+    scales with weight 1 / (scales), as pix2pixHD weighs them: the sum's size does not depend on depth.
     """
     total = 0.0
     for fake_features, real_features in zip(fake, real, strict=True):
-        weight = 4.0 / len(fake_features) / len(fake)
+        weight = 4.0 / (len(fake_features) - 1) / len(fake)
         for fake_map, real_map in zip(fake_features[:-1], real_features[:-1], strict=True):
             total = total + weight * F.l1_loss(fake_map.float(), real_map.detach().float())
     return total
@@ -79,5 +80,15 @@ def warp_loss(previous_real: torch.Tensor, predicted_flow: torch.Tensor, real: t
 
 
 def mask_loss(mask: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
-    """Push the occlusion mask to 0 (hallucinate) where the ground-truth flow is not trusted."""
-    return (mask.float() * (1 - confidence)).mean()
+    """Push the occlusion mask towards 1 (copy the warped previous frame) where the ground-truth flow is
+    trusted and towards 0 (hallucinate) where it is not: L1 between the mask and the confidence."""
+    return (mask.float() - confidence.float()).abs().mean()
+
+
+def output_warp_loss(current: torch.Tensor, previous: torch.Tensor, flow: torch.Tensor,
+                     confidence: torch.Tensor) -> torch.Tensor:
+    """L1 between generated frames and the generated frames before them warped by the ground-truth flow,
+    where that flow is trusted: the output should move as the real video moves. The warped previous
+    frames are a fixed target (no gradient), so the loss shapes the current frames only."""
+    target = resample(previous.detach().float(), flow.float())
+    return ((current.float() - target).abs() * confidence).mean()

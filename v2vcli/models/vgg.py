@@ -1,9 +1,13 @@
-"""A VGG19 feature extractor for the perceptual loss, loaded from a file the user names (no download).
+"""A VGG19 feature extractor for the perceptual loss, with torchvision's published ImageNet weights.
 
 The layer indices match torchvision's `vgg19().features`, so its ImageNet state dict loads as it is:
 from a `.pth` (read with torch.load(weights_only=True), which runs no code) or a `.safetensors` file,
 with keys `features.N.weight`/`features.N.bias` (or without the `features.` prefix). Classifier keys
 are ignored. Only the layers up to relu5_1 are built.
+
+`VGG19_IMAGENET` pins torchvision's file (`vgg19-dcbb9e9d.pth`, whose name carries the first 8 hex digits
+of its SHA-256) by its full SHA-256 and size, so that v2vcli.downloads can fetch it once into the user
+cache and check every byte.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from v2vcli.downloads import RemoteFile
 from v2vcli.errors import BadInput
+
+VGG19_IMAGENET = RemoteFile(
+    url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    sha256="dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
+    size=574_673_361,
+    description="torchvision's VGG19 ImageNet weights",
+)
 
 # torchvision's vgg19 "E" configuration; "M" is a 2x2 max-pool.
 _LAYOUT = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512]

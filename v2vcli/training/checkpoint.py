@@ -1,10 +1,13 @@
 """Model files: safetensors tensors + JSON, written atomically, checked on load; nothing executes code.
 
     weights/NAME/checkpoint-0001000/
-        generator.safetensors       G weights; its metadata holds the full config JSON, so this one file
-                                    rebuilds the generator (load_generator)
+        generator.safetensors       G weights (the moving average of training, when it keeps one: what
+                                    generation uses); its metadata holds the full config JSON and the
+                                    number of spatial scales trained so far, so this one file rebuilds
+                                    the generator (load_generator)
         discriminators.safetensors  D weights
-        training.safetensors        optimizer moments and RNG states (tensors)
+        training.safetensors        optimizer moments, RNG states and, with a weight average, the trained
+                                    G weights ("generator.NAME") that training resumes from (tensors)
         config.json                 the full config (the same as in generator.safetensors)
         state.json                  step, optimizer scalars, grad-scaler state, last losses, and the
                                     size and SHA-256 of every file above (written last)
@@ -34,12 +37,14 @@ import torch
 from v2vcli.config import Config
 from v2vcli.errors import BadInput, MissingModel
 from v2vcli.io.outputs import atomic_path
+from v2vcli.training.average import LIVE_PREFIX
 from v2vcli.training.distributed import unwrap
 
 CHECKPOINT_FORMAT = 1
 CHECKSUM_KEY = "tensors_sha256"
 PATTERN = re.compile(r"^checkpoint-(\d+)$")
 TENSOR_FILES = ("generator.safetensors", "discriminators.safetensors", "training.safetensors")
+TRAINED_SCALES_KEY = "scales_trained"
 
 
 @dataclass
@@ -54,6 +59,14 @@ class Checkpoint:
     @property
     def step(self) -> int:
         return int(self.state["step"])
+
+    @property
+    def live_generator(self) -> dict[str, torch.Tensor]:
+        """The generator weights training continues from: the trained ones kept beside a weight average,
+        else the model file's."""
+        live = {name[len(LIVE_PREFIX):]: tensor for name, tensor in self.training.items()
+                if name.startswith(LIVE_PREFIX)}
+        return live or self.generator
 
 
 def checkpoint_name(step: int) -> str:
@@ -157,11 +170,19 @@ def optimizer_from_flat(prefix: str, tensors: dict[str, torch.Tensor], meta: dic
 
 def save_checkpoint(run_dir: Path, step: int, config: Config, generator: torch.nn.Module,
                     discriminators: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
-                    state: dict, keep_last: int) -> Path:
-    """Write checkpoint `step` atomically, then delete all but the `keep_last` newest. Returns its path."""
+                    state: dict, keep_last: int, live_generator: torch.nn.Module | None = None,
+                    trained_scales: int | None = None) -> Path:
+    """Write checkpoint `step` atomically, then delete all but the `keep_last` newest. Returns its path.
+
+    generator: what the model file holds (the weight average, when training keeps one); live_generator:
+    the trained weights, kept for resuming when they differ from it; trained_scales: the spatial scales
+    trained so far (default: all)."""
     target = Path(run_dir) / checkpoint_name(step)
     config_json = config.to_json()
+    trained_scales = config.model.n_scales_spatial if trained_scales is None else trained_scales
     training_tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
+    if live_generator is not None:
+        training_tensors.update({LIVE_PREFIX + name: tensor for name, tensor in _cpu_state(live_generator).items()})
     if torch.cuda.is_available():
         for index, rng in enumerate(torch.cuda.get_rng_state_all()):
             training_tensors[f"rng.cuda.{index}"] = rng
@@ -173,14 +194,16 @@ def save_checkpoint(run_dir: Path, step: int, config: Config, generator: torch.n
     with atomic_path(target) as temporary:
         temporary.mkdir()
         save_tensor_file(_cpu_state(generator), temporary / "generator.safetensors",
-                         {"format": "v2v-generator", "config": config_json, "step": str(step)})
+                         {"format": "v2v-generator", "config": config_json, "step": str(step),
+                          TRAINED_SCALES_KEY: str(trained_scales)})
         save_tensor_file(_cpu_state(discriminators), temporary / "discriminators.safetensors",
                          {"format": "v2v-discriminators"})
         save_tensor_file(training_tensors, temporary / "training.safetensors", {"format": "v2v-training"})
         (temporary / "config.json").write_text(config_json + "\n")
         files = {name: {"bytes": (temporary / name).stat().st_size, "sha256": sha256(temporary / name)}
                  for name in (*TENSOR_FILES, "config.json")}
-        record = {"format": CHECKPOINT_FORMAT, "step": step, "optimizers": optimizer_meta, **state, "files": files}
+        record = {"format": CHECKPOINT_FORMAT, "step": step, "optimizers": optimizer_meta, **state,
+                  TRAINED_SCALES_KEY: trained_scales, "files": files}
         (temporary / "state.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
     for old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
@@ -245,12 +268,16 @@ def load_generator(path: Path | str, device: str | torch.device = "cpu"):
         checkpoint = resolve_checkpoint(path)
         verified = load_checkpoint(checkpoint)  # checks every file's checksum
         config, tensors = verified.config, verified.generator
+        trained = verified.state.get(TRAINED_SCALES_KEY)
     else:
         tensors, metadata = load_tensor_file(path)
         if metadata.get("format") != "v2v-generator" or "config" not in metadata:
             raise BadInput(f"{path}: not a v2v generator (no config in its metadata)")
         config = Config.from_json(metadata["config"], str(path))
+        trained = metadata.get(TRAINED_SCALES_KEY)
     generator = Generator(config.model)
+    # files written before this was recorded hold a fully trained generator
+    generator.trained_scales = int(trained) if trained is not None else config.model.n_scales_spatial
     try:
         generator.load_state_dict(tensors)
     except RuntimeError as error:

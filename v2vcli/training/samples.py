@@ -43,7 +43,7 @@ def generate_clip(generator, dataset: ClipDataset, phase: Phase, device: torch.d
     sample = resize_batch({key: value[None] for key, value in sample.items()}, phase.size)
     sample = {key: value.to(device) for key, value in sample.items()}
     with autocast():
-        out = generator(sample["labels"], fg_masks=sample.get("masks"), n_scales=phase.n_scales)
+        out = generator(sample["labels"], n_scales=phase.n_scales)
     return {"labels": sample["labels"][0], "real": sample["images"][0], "fake": out["image"][0].float()}
 
 

@@ -3,7 +3,9 @@
 The run's steps are split evenly over spatial stages, one per generator scale: stage k trains scales
 0..k at 1/2^(S-1-k) of the final size, so each finer scale (a local enhancer) is added on a trained
 coarser model. Inside every stage the clip length doubles from `n_frames_start` up to `n_frames_max`
-in equal parts, so the generator first learns short-range consistency, then longer.
+in equal parts, so the generator first learns short-range consistency, then longer. The first
+`fine_warmup` of a stage that adds a scale trains that scale alone (the coarser ones are held), so the
+untrained enhancer's first gradients do not undo the trained coarse network.
 
 The schedule is a pure function of the config: a resumed run recomputes the same phases.
 """
@@ -17,7 +19,8 @@ from v2vcli.config import ModelConfig, TrainConfig
 
 @dataclass(frozen=True)
 class Phase:
-    """Steps [start, end) train `n_scales` generator scales at `size` (W, H) on clips of `n_frames`."""
+    """Steps [start, end) train `n_scales` generator scales at `size` (W, H) on clips of `n_frames`; the
+    first `frozen_scales` of them are held (run without gradient)."""
 
     index: int
     start: int
@@ -25,6 +28,7 @@ class Phase:
     n_scales: int
     size: tuple[int, int]
     n_frames: int
+    frozen_scales: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,13 +54,16 @@ def build_schedule(model: ModelConfig, train: TrainConfig, size: tuple[int, int]
     for stage in range(stages):
         stage_start, stage_end = steps * stage // stages, steps * (stage + 1) // stages
         length = stage_end - stage_start
+        warmup_end = stage_start + (round(length * train.fine_warmup) if stage else 0)
         factor = 2 ** (stages - 1 - stage)
         stage_size = (size[0] // factor, size[1] // factor)
         for level, frames in enumerate(levels):
             start = stage_start + length * level // len(levels)
             end = stage_start + length * (level + 1) // len(levels)
-            if end > start:
-                phases.append(Phase(len(phases), start, end, stage + 1, stage_size, frames))
+            # the part of this level inside the warm-up holds the coarser scales
+            for first, last, frozen in ((start, min(end, warmup_end), stage), (max(start, warmup_end), end, 0)):
+                if last > first:
+                    phases.append(Phase(len(phases), first, last, stage + 1, stage_size, frames, frozen))
     if not phases:
         phases.append(Phase(0, 0, 0, stages, size, levels[-1]))
     return phases
@@ -76,5 +83,15 @@ def describe(phases: list[Phase]) -> str:
     for phase in phases:
         steps = f"{phase.start + 1}-{phase.end}"
         size = f"{phase.size[0]}x{phase.size[1]}"
-        lines.append(f"{steps:<16} {phase.n_scales:<7} {size:<10} {phase.n_frames}")
+        held = f" (coarser {phase.frozen_scales} held)" if phase.frozen_scales else ""
+        lines.append(f"{steps:<16} {phase.n_scales:<7} {size:<10} {phase.n_frames}{held}")
     return "\n".join(lines)
+
+
+def learning_rate_factor(train: TrainConfig, step: int, steps: int) -> float:
+    """The learning rates' factor at step number `step` (0-based) of `steps`: 1 for the first
+    `lr_decay_start` of the run, then falling linearly to 0 at the last step (vid2vid's schedule)."""
+    start = round(steps * train.lr_decay_start)
+    if step < start or steps <= start:
+        return 1.0
+    return max(0.0, (steps - step) / (steps - start))

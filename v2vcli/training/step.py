@@ -3,8 +3,10 @@
 For each chunk of `frames_per_chunk` frames:
   1. G generates the chunk, conditioned on the previous chunk's last L generated frames, which are
      detached: gradients stop at chunk boundaries, so memory does not grow with the clip length.
-  2. D step: the image D on (label, frame) pairs and each temporal D on its newest window of frames +
-     ground-truth flow, real against generated (detached); the "D" loss terms (terms.py) are summed.
+  2. D step: the image D on (label, frame) pairs (and on the raw hallucinations, with the flow path)
+     and each temporal D on every window of frames + ground-truth flow that ends in the chunk (earlier
+     generated frames of the clip, detached, complete the windows), real against generated
+     (detached); the "D" loss terms (terms.py) are summed.
   3. G step: the same judged again by the updated discriminators; the "G" loss terms are summed.
 Networks are called once per backward (DistributedDataParallel needs that); the G step judges with the
 unwrapped discriminators, frozen, so no gradient reaches them or their gradient synchronisation. The
@@ -48,18 +50,20 @@ def resize_batch(batch: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[
     return out
 
 
-def judge(discriminators, labels: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
+def judge(discriminators, labels: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, raw: torch.Tensor | None,
           windows: list[Window | None]) -> tuple[Judgement, list[Judgement | None]]:
     """One call of the discriminators on real and generated inputs together, split into judgements.
 
-    labels, real, fake: (B, T, C, H, W); windows: per temporal scale, the (real, generated) temporal
-    inputs, or None where the clip is too short. Returns the image judgement and one per temporal scale.
+    labels, real, fake, raw (the raw hallucinations, or None): (B, T, C, H, W); windows: per temporal
+    scale, the (real, generated) temporal inputs, or None where the clip is too short. Returns the image
+    judgement and one per temporal scale.
     """
-    judged = discriminators(torch.cat((image_input(labels, real), image_input(labels, fake))),
+    frames = [real, fake] if raw is None else [real, fake, raw]
+    judged = discriminators(torch.cat([image_input(labels, images) for images in frames]),
                             [None if pair is None else torch.cat(pair) for pair in windows])
     temporal = [None if outputs is None else Judgement.split(outputs, windows[scale][0].shape[0])
                 for scale, outputs in enumerate(judged["temporal"])]
-    return Judgement.split(judged["image"], real.shape[0] * real.shape[1]), temporal
+    return Judgement.split(judged["image"], real.shape[0] * real.shape[1], len(frames)), temporal
 
 
 class StepRunner:
@@ -98,7 +102,6 @@ class StepRunner:
         batch = {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
         batch = resize_batch(batch, phase.size)
         images, labels, flows = batch["images"], batch["labels"], batch["flows"]
-        masks = batch.get("masks")
         length = images.shape[1]
         span = max((temporal_span(model, scale) for scale in range(model.n_scales_temporal)), default=1)
         previous_labels = previous_images = None
@@ -107,13 +110,15 @@ class StepRunner:
         chunks = 0
         for begin in range(0, length, max(1, train.frames_per_chunk)):
             end = min(length, begin + train.frames_per_chunk)
-            fg_masks = masks[:, begin:end] if model.fg_separation else None
             with self.autocast():
-                out = self.generator(labels[:, begin:end], previous_labels, previous_images, fg_masks,
-                                     n_scales=phase.n_scales)
-            window_start = max(0, end - span)
-            past = torch.cat(generated, dim=1)[:, window_start:begin] if generated and window_start < begin else None
-            losses = self.chunk_losses(out, batch, begin, end, window_start, past)
+                out = self.generator(labels[:, begin:end], previous_labels, previous_images,
+                                     n_scales=phase.n_scales, frozen_scales=phase.frozen_scales)
+            # the earliest frame a temporal window ending in this chunk reaches back to
+            window_start = max(0, begin - span + 1)
+            history = torch.cat(generated, dim=1) if generated else None
+            past = history[:, window_start:begin] if history is not None and window_start < begin else None
+            previous = history[:, begin - 1] if history is not None else None
+            losses = self.chunk_losses(out, batch, begin, end, window_start, past, previous)
             for key, value in losses.items():
                 totals[key] += value.detach().float()
             chunks += 1
@@ -126,35 +131,42 @@ class StepRunner:
         return {key: float(value) / chunks for key, value in totals.items()}
 
     def chunk_losses(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], begin: int, end: int,
-                     window_start: int, past: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """D step then G step on the chunk [begin, end); returns every term's value and both totals."""
+                     window_start: int, past: torch.Tensor | None,
+                     previous: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """D step then G step on the chunk [begin, end); returns every term's value and both totals.
+
+        past: the clip's generated frames [window_start, begin) (detached), which complete the temporal
+        windows; previous: the generated frame begin - 1 (detached), or None at the start of the clip."""
         model = self.config.model
         images, labels, flows = batch["images"], batch["labels"], batch["flows"]
         fake, real, chunk_labels = out["image"], images[:, begin:end], labels[:, begin:end]
+        # the raw hallucinations are judged too where the flow path can blend them away (not in start frames)
+        raw = out["hallucinated"] if model.use_flow and self.config.train.lambda_raw > 0 else None
         fake_sequence = fake if past is None else torch.cat((past, fake), dim=1)
         real_sequence, flow_sequence = images[:, window_start:end], flows[:, window_start:end]
         windows: list[Window | None] = []
         for scale in range(model.n_scales_temporal):
-            real_window = temporal_input(real_sequence, flow_sequence, model, scale)
-            fake_window = temporal_input(fake_sequence, flow_sequence, model, scale)
+            real_window = temporal_input(real_sequence, flow_sequence, model, scale, windows=end - begin)
+            fake_window = temporal_input(fake_sequence, flow_sequence, model, scale, windows=end - begin)
             windows.append(None if real_window is None else (real_window, fake_window))
 
         def context(judged: tuple[Judgement, list[Judgement | None]]) -> LossContext:
             return LossContext(self.config.train, model, out, real, chunk_labels, images, flows, begin, *judged,
-                               perceptual=self.perceptual)
+                               previous=previous, perceptual=self.perceptual)
 
         # Discriminator step, on the generated frames detached
         unwrap(self.discriminators).requires_grad_(True)
         detached = [None if pair is None else (pair[0], pair[1].detach()) for pair in windows]
         with self.autocast():
-            judged = judge(self.discriminators, chunk_labels, real, fake.detach(), detached)
+            raw_detached = None if raw is None else raw.detach()
+            judged = judge(self.discriminators, chunk_labels, real, fake.detach(), raw_detached, detached)
             losses, loss_D = apply_terms("D", context(judged))
         self.backward_step(loss_D, self.optimizer_D)
 
         # Generator step, judged by the updated discriminators (frozen: no gradient reaches them)
         frozen = unwrap(self.discriminators).requires_grad_(False)
         with self.autocast():
-            generator_losses, loss_G = apply_terms("G", context(judge(frozen, chunk_labels, real, fake, windows)))
+            generator_losses, loss_G = apply_terms("G", context(judge(frozen, chunk_labels, real, fake, raw, windows)))
         self.backward_step(loss_G, self.optimizer_G)
         if self.scaler is not None:
             self.scaler.update()

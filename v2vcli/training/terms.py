@@ -29,7 +29,15 @@ import torch
 import torch.nn.functional as F
 
 from v2vcli.config import ModelConfig, TrainConfig
-from v2vcli.models.losses import PerceptualLoss, feature_matching, flow_loss, gan_loss, mask_loss, warp_loss
+from v2vcli.models.losses import (
+    PerceptualLoss,
+    feature_matching,
+    flow_loss,
+    gan_loss,
+    mask_loss,
+    output_warp_loss,
+    warp_loss,
+)
 from v2vcli.models.warp import photometric_confidence
 
 NETWORKS = ("G", "D")
@@ -40,16 +48,19 @@ TermValue = torch.Tensor | list[torch.Tensor | None] | None
 @dataclass
 class Judgement:
     """A discriminator's outputs on real and on generated inputs, judged in one call and split: per
-    discriminator scale, the list of its layers' features, the last one being the patch prediction."""
+    discriminator scale, the list of its layers' features, the last one being the patch prediction.
+    `raw`: its outputs on the generator's raw hallucinations, where they were judged too."""
 
     real: Features
     fake: Features
+    raw: Features | None = None
 
     @classmethod
-    def split(cls, outputs: Features, count: int) -> Judgement:
-        """Outputs on cat(real, generated) with `count` real items first -> the two halves."""
-        return cls([[feature[:count] for feature in scale] for scale in outputs],
-                   [[feature[count:] for feature in scale] for scale in outputs])
+    def split(cls, outputs: Features, count: int, parts: int = 2) -> Judgement:
+        """Outputs on cat(real, generated[, raw]), `count` items each, in that order -> the parts."""
+        pieces = [[[feature[part * count:(part + 1) * count] for feature in scale] for scale in outputs]
+                  for part in range(parts)]
+        return cls(*pieces)
 
 
 @dataclass
@@ -71,6 +82,18 @@ class FlowFrames:
 
 
 @dataclass
+class OutputFrames:
+    """The chunk's generated frames that have a generated frame before them, flattened over batch and
+    time (N): current and previous (N, 3, H, W) in [-1, 1] (previous without gradient), the ground-truth
+    flow from current to previous (N, 2, H, W) and its confidence (N, 1, H, W) in {0, 1}."""
+
+    current: torch.Tensor
+    previous: torch.Tensor
+    flow: torch.Tensor
+    confidence: torch.Tensor
+
+
+@dataclass
 class LossContext:
     """What a loss term may use, for the chunk of frames [begin, begin + T) of a batch of B clips.
 
@@ -80,9 +103,12 @@ class LossContext:
     real, labels: the chunk's real frames (B, T, 3, H, W) in [-1, 1] and condition maps (B, T, C, H, W).
     clip, flows: every real frame of the clips (B, L, 3, H, W) and its ground-truth flow (B, L, 2, H, W),
         flows[:, t] going from frame t to frame t - 1 (a term may look before the chunk).
-    image: the image discriminator on (labels, real) against (labels, generated).
-    temporal: per temporal discriminator scale, its judgement of the windows ending at the chunk's last
-        frame, or None where the clip is too short for that scale.
+    image: the image discriminator on (labels, real) against (labels, generated), and (`raw`) against
+        (labels, generated["hallucinated"]) when the model has the flow path.
+    temporal: per temporal discriminator scale, its judgement of the windows ending at the chunk's
+        frames, or None where the clip is too short for that scale.
+    previous: the frame generated just before the chunk (B, 3, H, W), without gradient; None at the
+        start of a clip.
     perceptual: the VGG19 perceptual loss, None without VGG weights.
     In the D step the generated inputs the discriminators judged were detached; in the G step the
     discriminators are frozen, so a G term's gradient reaches the generator only.
@@ -98,6 +124,7 @@ class LossContext:
     begin: int
     image: Judgement
     temporal: list[Judgement | None]
+    previous: torch.Tensor | None = None
     perceptual: PerceptualLoss | None = None
 
     @cached_property
@@ -113,6 +140,22 @@ class LossContext:
         confidence = photometric_confidence(current, previous, target, self.train.confidence_threshold)
         return FlowFrames(current, previous, target, confidence, self.generated["flow"][:, warped].flatten(0, 1),
                           self.generated["mask"][:, warped].flatten(0, 1))
+
+    @cached_property
+    def output_frames(self) -> OutputFrames | None:
+        """The generated frames the output temporal term compares; None at a clip's lone first frame."""
+        generated = self.generated["image"]
+        before = [] if self.previous is None else [self.previous[:, None]]
+        previous = torch.cat([*before, generated[:, :-1].detach()], dim=1)
+        first = generated.shape[1] - previous.shape[1]  # 1 when the chunk starts the clip, else 0
+        if previous.shape[1] == 0:
+            return None
+        positions = list(range(self.begin + first, self.begin + generated.shape[1]))
+        flow = self.flows[:, positions].flatten(0, 1)
+        confidence = photometric_confidence(self.clip[:, positions].flatten(0, 1),
+                                            self.clip[:, [position - 1 for position in positions]].flatten(0, 1),
+                                            flow, self.train.confidence_threshold)
+        return OutputFrames(generated[:, first:].flatten(0, 1), previous.flatten(0, 1), flow, confidence)
 
 
 @dataclass(frozen=True)
@@ -197,6 +240,15 @@ def discriminator_fake(context: LossContext) -> torch.Tensor:
     return gan_loss(context.image.fake, False, context.train.gan_mode)
 
 
+@loss_term("D", "raw", weight="lambda_raw", share=0.5)
+def discriminator_raw(context: LossContext) -> torch.Tensor | None:
+    """The image D on real pairs against the raw hallucinations (which the flow path blends away)."""
+    if context.image.raw is None:
+        return None
+    mode = context.train.gan_mode
+    return gan_loss(context.image.real, True, mode) + gan_loss(context.image.raw, False, mode)
+
+
 @loss_term("D", "temporal", weight="lambda_temporal")
 def discriminator_temporal(context: LossContext) -> list[torch.Tensor | None]:
     mode = context.train.gan_mode
@@ -212,6 +264,21 @@ def generator_gan(context: LossContext) -> torch.Tensor:
 @loss_term("G", "feat", weight="lambda_feat")
 def generator_feature_matching(context: LossContext) -> torch.Tensor:
     return feature_matching(context.image.fake, context.image.real)
+
+
+@loss_term("G", "raw", weight="lambda_raw")
+def generator_raw(context: LossContext) -> torch.Tensor | None:
+    """The raw hallucination judged as the output is (GAN, feature matching, perceptual): it must look
+    real by itself, where the warp cannot help (new content, and any frame once the warp drifts)."""
+    if context.image.raw is None:
+        return None
+    train = context.train
+    total = gan_loss(context.image.raw, True, train.gan_mode, for_discriminator=False) \
+        + train.lambda_feat * feature_matching(context.image.raw, context.image.real)
+    if context.perceptual is not None and train.lambda_vgg > 0:
+        total = total + train.lambda_vgg * context.perceptual(context.generated["hallucinated"].flatten(0, 1),
+                                                              context.real.flatten(0, 1))
+    return total
 
 
 @loss_term("G", "temporal", weight="lambda_temporal")
@@ -250,6 +317,15 @@ def generator_warp(context: LossContext) -> torch.Tensor | None:
 
 @loss_term("G", "mask", weight="lambda_mask")
 def generator_mask(context: LossContext) -> torch.Tensor | None:
-    """The occlusion mask pushed to hallucination where the ground-truth flow is not trusted."""
+    """The occlusion mask pushed to copy the warp where the ground-truth flow is trusted, to hallucinate
+    where it is not."""
     frames = context.flow_frames
     return None if frames is None else mask_loss(frames.mask, frames.confidence)
+
+
+@loss_term("G", "output_warp", weight="lambda_output_warp")
+def generator_output_warp(context: LossContext) -> torch.Tensor | None:
+    """Each generated frame against the generated frame before it warped by the real flow, where trusted."""
+    frames = context.output_frames
+    return None if frames is None else output_warp_loss(frames.current, frames.previous, frames.flow,
+                                                        frames.confidence)

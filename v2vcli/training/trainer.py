@@ -18,17 +18,19 @@ from pathlib import Path
 
 import torch
 
-from v2vcli.config import DEFAULT_STEPS, Config, RunSettings
+from v2vcli.config import Config, ModelConfig, RunSettings, default_steps
 from v2vcli.data import ClipDataset, choose_size, open_dataset
 from v2vcli.errors import BadInput, OutputExists
 from v2vcli.interrupts import Interrupted
 from v2vcli.models import Discriminators, Generator, count_parameters
 from v2vcli.models.discriminators import temporal_span
-from v2vcli.models.losses import GAN_MODES, PerceptualLoss
+from v2vcli.models.losses import GAN_MODES
 from v2vcli.training import checkpoint as checkpoints
 from v2vcli.training import distributed
+from v2vcli.training.average import WeightAverage
 from v2vcli.training.logs import RunLog
-from v2vcli.training.schedule import Phase, build_schedule, describe, phase_at
+from v2vcli.training.perceptual import perceptual_loss
+from v2vcli.training.schedule import Phase, build_schedule, describe, learning_rate_factor, phase_at
 from v2vcli.training.step import StepRunner
 
 
@@ -120,7 +122,7 @@ class Trainer:
         if requested.train.steps is not None:
             config.train.steps = requested.train.steps
         if config.train.steps is None:
-            config.train.steps = DEFAULT_STEPS
+            config.train.steps = default_steps(config.preset)
         self.run_settings = run.with_preset_defaults(config.preset)
         self.info = open_dataset(run.dataset, config.data.num_classes)
         config.model.label_channels = self.info.label_channels
@@ -129,12 +131,12 @@ class Trainer:
             run.dataset, self.info.condition, self.info.num_classes, self.info.has_instances)
         data.fps, data.pose_stats, data.dataset_size = self.info.fps, self.info.pose_stats, list(self.info.size)
         data.segmentation = self.info.segmentation
-        if config.model.fg_separation and not self.info.has_masks:
-            raise BadInput(f"{run.dataset}: foreground separation needs masks/ in every sequence")
+        check_foreground(config.model, self.info.condition)
         self.size = choose_size(self.info, config.data, config.model.size_multiple)
         config.data.size = list(self.size)
         self.config = config
         self.phases = build_schedule(config.model, config.train, self.size, config.train.steps)
+        check_temporal_spans(config.model, self.phases)
         self.log = RunLog(self.run_dir, context.is_main, run.quiet)
 
     def _resume_point(self, run: RunSettings) -> checkpoints.Checkpoint | None:
@@ -162,15 +164,17 @@ class Trainer:
                                             betas=(train.beta1, train.beta2))
         self.start_step = 0
         self.notes: list[str] = []
+        self.average = WeightAverage(generator, train.ema_decay) if train.ema_decay > 0 else None
         if self.resumed:
             self._restore(self.resumed, generator, discriminators)
-        perceptual = None
-        if run.vgg_path:
-            from v2vcli.models.vgg import load_vgg19
-
-            perceptual = PerceptualLoss(load_vgg19(run.vgg_path).to(device))
-        elif train.lambda_vgg > 0:
-            self.notes.append("VGG perceptual loss off: no VGG19 weights given (--vgg vgg19.pth to turn it on)")
+        # rank 0 first, so that processes sharing a cache do not all download the VGG19 file at once
+        if self.context.is_main:
+            perceptual, note = perceptual_loss(run, train, device)
+        distributed.barrier(self.context)
+        if not self.context.is_main:
+            perceptual, note = perceptual_loss(run, train, device)
+        if note:
+            self.notes.append(note)
         if run.compile:
             for scale in generator.scales:
                 scale.compile()
@@ -188,7 +192,9 @@ class Trainer:
             self.runner.scaler.load_state_dict(self.resumed.state["scaler"])
 
     def _restore(self, saved: checkpoints.Checkpoint, generator, discriminators) -> None:
-        generator.load_state_dict(saved.generator)
+        generator.load_state_dict(saved.live_generator)
+        if self.average is not None:
+            self.average.module.load_state_dict(saved.generator)
         discriminators.load_state_dict(saved.discriminators)
         for name, optimizer in (("G", self.optimizer_G), ("D", self.optimizer_D)):
             flat = checkpoints.optimizer_from_flat(f"optimizer.{name}", saved.training, saved.state["optimizers"][name])
@@ -219,7 +225,9 @@ class Trainer:
         g, d = count_parameters(self.generator), count_parameters(self.discriminators)
         world = f" x {self.context.world_size} processes" if self.context.distributed else ""
         verb = f"resuming from step {self.start_step}" if self.resumed else "training"
-        self.log.note(f"{verb} {self.run_settings.name}: preset {config.preset}, {self.info.condition} dataset "
+        chosen = f" (the default on {self.context.device.type}; --preset to choose)" \
+            if self.run_settings.default_preset else ""
+        self.log.note(f"{verb} {self.run_settings.name}: preset {config.preset}{chosen}, {self.info.condition} dataset "
                       f"{self.info.root} ({len(self.info.sequences)} sequences, {self.info.frame_count} frames), "
                       f"G {g / 1e6:.2f}M / D {d / 1e6:.2f}M parameters, device {self.context.device}{world}, "
                       f"{config.train.steps} steps\n{describe(self.phases)}")
@@ -255,9 +263,16 @@ class Trainer:
                     self.log.note(f"phase {phase.index}: steps {phase.start + 1}-{phase.end}, {phase.n_scales} "
                                   f"scale(s) at {phase.size[0]}x{phase.size[1]}, clips of {phase.n_frames} frames")
                 tick = time.perf_counter()
+                rate = learning_rate_factor(self.config.train, step, total)
+                for optimizer, base in ((self.optimizer_G, self.config.train.lr_G),
+                                        (self.optimizer_D, self.config.train.lr_D)):
+                    for group in optimizer.param_groups:
+                        group["lr"] = base * rate
                 losses = distributed.mean_across(self.runner.run(next(batches), phase), self.context)
-                seconds = time.perf_counter() - tick
                 done = step + 1
+                if self.average is not None:
+                    self.average.update(self.generator, done)
+                seconds = time.perf_counter() - tick
                 if done % max(1, run.log_every) == 0 or done == end:
                     self.log.losses(done, losses, phase=phase.index, frames=phase.n_frames, size=list(phase.size),
                                     seconds=round(seconds, 4))
@@ -287,9 +302,11 @@ class Trainer:
             state = {"phase": phase.index, "losses": losses, "seconds": round(seconds, 3),
                      "scaler": self.runner.scaler.state_dict() if self.runner.scaler else None,
                      "schedule": [item.to_dict() for item in self.phases]}
-            path = checkpoints.save_checkpoint(self.run_dir, step, self.config, self.generator, self.discriminators,
-                                               {"G": self.optimizer_G, "D": self.optimizer_D}, state,
-                                               self.run_settings.keep_last)
+            path = checkpoints.save_checkpoint(self.run_dir, step, self.config, self.model_generator,
+                                               self.discriminators, {"G": self.optimizer_G, "D": self.optimizer_D},
+                                               state, self.run_settings.keep_last,
+                                               live_generator=None if self.average is None else self.generator,
+                                               trained_scales=phase.n_scales)
             self.log.event("checkpoint", step=step, path=str(path))
         distributed.barrier(self.context)
 
@@ -298,6 +315,28 @@ class Trainer:
             return
         from v2vcli.training.samples import write_samples
 
-        result = write_samples(self.run_dir / "samples", step, self.generator, dataset, phase, self.context.device,
-                               self.runner.autocast, self.info.fps)
+        result = write_samples(self.run_dir / "samples", step, self.model_generator, dataset, phase,
+                               self.context.device, self.runner.autocast, self.info.fps)
         self.log.event("sample", step=step, **result)
+
+    @property
+    def model_generator(self) -> torch.nn.Module:
+        """The generator users get: the weight average when there is one, else the trained weights."""
+        return self.generator if self.average is None else self.average.module
+
+
+def check_foreground(model: ModelConfig, condition: str) -> None:
+    """Refuse foreground separation where the foreground cannot be read off the condition maps."""
+    if model.fg_separation and condition == "segment" and not model.fg_classes:
+        raise BadInput("foreground separation on a segmentation dataset needs model.fg_classes in the config "
+                       "(the class ids of the foreground: people, cars...)")
+
+
+def check_temporal_spans(model: ModelConfig, phases: list[Phase]) -> None:
+    """Refuse a config whose clips never grow long enough for one of its temporal discriminators."""
+    longest = max(phase.n_frames for phase in phases)
+    for scale in range(model.n_scales_temporal):
+        if temporal_span(model, scale) > longest:
+            raise BadInput(f"temporal discriminator {scale} judges windows of {temporal_span(model, scale)} frames "
+                           f"but clips reach only {longest} (train.n_frames_max): it would never train; raise "
+                           "n_frames_max or lower model.n_scales_temporal")
