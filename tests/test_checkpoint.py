@@ -76,6 +76,7 @@ def assert_same_checkpoint(first, second):
     assert a.state["optimizers"] == b.state["optimizers"]
 
 
+@pytest.mark.slow
 def test_resuming_gives_the_same_weights_as_training_straight(dataset, tmp_path):
     straight = trained(dataset, tmp_path, "straight", steps=4)
     stopped = trained(dataset, tmp_path, "resumed", steps=4, stop_after=2)
@@ -86,6 +87,7 @@ def test_resuming_gives_the_same_weights_as_training_straight(dataset, tmp_path)
     assert [event["resumed_from"] for event in events] == [None, 2]
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_exactly(dataset, tmp_path):
     command = [sys.executable, "-m", "v2vcli", "train", str(dataset), "--name", "killed", "--steps", "6",
                "--device", "cpu", "--output-dir", str(tmp_path), "--save-every", "1", "--sample-every", "0",

@@ -58,6 +58,7 @@ def test_unwrap_finds_the_network_inside_its_wrappers():
     assert unwrap(network) is network and unwrap(wrapped) is network
 
 
+@pytest.mark.slow
 def test_torchrun_with_two_cpu_processes_trains_and_writes_one_checkpoint(tmp_path):
     dataset = write_shapes_dataset(tmp_path / "data", sequences=2, frames=6, size=(32, 32))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -54,6 +54,7 @@ def reconstruction_error(generator, dataset) -> float:
     return float((fake - sample["images"]).abs().mean())
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_a_tiny_clip(dataset, tmp_path):
     config, run = tiny(dataset, tmp_path, steps=40)
     torch.manual_seed(config.train.seed)
