@@ -1,8 +1,9 @@
 """Train the model shipped as weights/demo/ from the bundled example clip.
 
-    python examples/train_demo_model.py [--steps 300] [--work out/demo-model]
+    python examples/train_demo_model.py [--steps N] [--work out/demo-model]
 
-prepare examples/target.mp4 (128x128) -> train the tiny preset -> copy the final generator (one
+prepare examples/target.mp4 (128x128) -> train the tiny preset (by default for its default number of
+steps, as `v2v train --preset tiny` does) -> copy the final generator (one
 safetensors file that holds its config and the checksum of its tensors) to
 weights/demo/generator.safetensors. Then `v2v dance --source examples/source.mp4 --target demo` runs on a
 fresh install in seconds. Both checksums it prints go into weights/README.md's table.
@@ -15,7 +16,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from v2vcli.config import RunSettings, preset
+from v2vcli.config import RunSettings, default_steps, preset
 from v2vcli.data.prepare import PrepareConfig, prepare_dataset
 from v2vcli.demo import DEMO_SIZE
 from v2vcli.training import train
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=None, help="default: the tiny preset's")
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "demo-model")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -34,7 +35,7 @@ def main() -> None:
     dataset = prepare_dataset([ROOT / "examples" / "target.mp4"], args.work / "dataset",
                               PrepareConfig(size=DEMO_SIZE, overwrite=True))
     config = preset("tiny")
-    config.train.steps, config.train.seed = args.steps, args.seed
+    config.train.steps, config.train.seed = args.steps or default_steps("tiny"), args.seed
     result = train(config, RunSettings(name="demo", output_dir=str(args.work / "weights"),
                                        dataset=dataset["dataset"], overwrite=True))
     target = ROOT / "weights" / "demo" / "generator.safetensors"
