@@ -15,7 +15,6 @@ The same crop of the man is the quality benchmark's clip (benchmarks/quality.py)
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -29,15 +28,6 @@ EXCERPTS = {
     "target": (0, 144, "crop=520:520:420:0"),
     "source": (60, 156, "crop=600:600:'max(0,min(iw-600,1100-n*9.5))':394"),
 }
-
-
-def footage_module():
-    """examples/footage.py, which fetches and caches the footage (a script beside this one, not a package)."""
-    spec = importlib.util.spec_from_file_location("v2v_footage", HERE / "footage.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_excerpt(footage: Path, output: Path, first: int, end: int, crop: str) -> None:
@@ -58,7 +48,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=HERE, help="folder for target.mp4 and source.mp4")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
-    footage = footage_module().fetch("sports2d")
+    sys.path.insert(0, str(HERE))  # footage.py beside this script fetches and caches the footage
+    import footage as footage_script
+
+    footage = footage_script.fetch("sports2d")
     for name, (first, end, crop) in EXCERPTS.items():
         path = args.output / f"{name}.mp4"
         write_excerpt(footage, path, first, end, crop)
