@@ -160,7 +160,9 @@ def test_reader_yields_what_a_truncated_file_holds_and_says_what_was_lost(tmp_pa
     reader = VideoReader(half, info=info)
     frames = list(reader)
     assert 0 < len(frames) == len(reader) == reader.frames_read < full.frame_count
-    for original, decoded in zip(read_frames(example_target), frames, strict=False):
+    # The cut may fall inside the last frame's packet: that frame is decoded as far as its data goes (as
+    # players show it), so only the frames before it are compared.
+    for original, decoded in zip(read_frames(example_target), frames[:-1], strict=False):
         np.testing.assert_array_equal(original, decoded)
     warnings = [line for line in capfd.readouterr().err.splitlines() if line]
     assert warnings == [f"warning: {half}: decoding stopped at frame {len(frames)} of {full.frame_count} "

@@ -43,8 +43,10 @@ def resample(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     dtype = torch.promote_types(image.dtype, torch.float32)
     height, width = image.shape[-2:]
     position = base_grid(height, width, image.device, dtype) + flow.to(dtype)
-    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], device=image.device, dtype=dtype)
-    grid = (position * scale.view(1, 2, 1, 1) - 1.0).permute(0, 2, 3, 1)
+    # Python scalars, not a tensor made from a list: that is a copy from pageable host memory, which
+    # synchronises the GPU every frame (and cannot be captured in a CUDA graph).
+    grid = torch.stack((position[:, 0] * (2.0 / max(width - 1, 1)) - 1.0,
+                        position[:, 1] * (2.0 / max(height - 1, 1)) - 1.0), dim=-1)
     warped = F.grid_sample(image.to(dtype), grid, mode="bilinear", padding_mode="border", align_corners=True)
     return warped.to(image.dtype)
 
