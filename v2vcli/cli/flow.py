@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from v2vcli.cli.options import Json, Overwrite, PreviewFormat, Quiet, show
+from v2vcli.cli.options import INPUTS_HELP, Json, Overwrite, PreviewFormat, Quiet, Workers, run_on_inputs
 from v2vcli.flow.compute import DEFAULT_METHOD, FLOW_METHODS
 
 METHODS_HELP = ", ".join(f"{name} ({method.summary})" for name, method in FLOW_METHODS.items())
 
 
 def flow(
-    video: Path = typer.Argument(..., help="Input video."),
+    videos: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
     output: Path = typer.Option(None, "--output", "-o", help="Output folder (default: VIDEO_STEM.flow next to VIDEO)."),
     method: str = typer.Option(DEFAULT_METHOD, "--method", "-m", help=f"Flow method: {METHODS_HELP}."),
     backward: bool = typer.Option(
@@ -21,6 +21,7 @@ def flow(
     ),
     preview: bool = typer.Option(True, "--preview/--no-preview", help="Write the OUT/flow.mp4 colour preview."),
     preview_format: str = PreviewFormat,
+    workers: int = Workers,
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
     json_output: bool = Json,
@@ -28,13 +29,20 @@ def flow(
     """Optical flow between consecutive frames: OUT/flow/000000.npy (float16 H x W x 2, frame i to i+1),
     OUT/flow.mp4 colour preview (one frame fewer than the input), with --backward also
     OUT/flow_backward/ and OUT/occlusion/ masks."""
+    from functools import partial
+
     from v2vcli.flow.export import export_flow
 
-    output = output or video.with_name(f"{video.stem}.flow")
-    result = export_flow(video, output, method=method, backward=backward, overwrite=overwrite, quiet=quiet,
-                         preview=preview, preview_format=preview_format)
-    show(result, json_output, None if quiet else
-         f"{result.flow_fields} flow fields ({result.pairs_per_second} pairs/s) -> {output}")
+    job = partial(export_flow, method=method, backward=backward, overwrite=overwrite, quiet=quiet, preview=preview,
+                  preview_format=preview_format)
+    run_on_inputs(videos, output, job, default_output, workers, quiet, json_output,
+                  lambda result: f"{result.flow_fields} flow fields ({result.pairs_per_second} pairs/s) -> "
+                                 f"{result.output}")
+
+
+def default_output(video: Path) -> Path:
+    """VIDEO_STEM.flow, beside VIDEO."""
+    return video.with_name(f"{video.stem}.flow")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import typer
 
-from v2vcli.cli.options import Json, Overwrite, PoseBackend, PoseModel, PreviewFormat, Quiet, show
+from v2vcli.cli.options import (
+    INPUTS_HELP,
+    Json,
+    Overwrite,
+    PoseBackend,
+    PoseModel,
+    PreviewFormat,
+    Quiet,
+    Workers,
+    run_on_inputs,
+)
 from v2vcli.preprocess.pose_backend import DEFAULT_NUM_POSES
 
 Person = typer.Option(
@@ -25,7 +35,7 @@ ModelDetail = typer.Option("body", "--detail", help=DETAIL_HELP + " Use the deta
 
 
 def pose(
-    video: Path = typer.Argument(..., help="Input video."),
+    videos: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
     output: Path = typer.Option(None, "--output", "-o", help="Output folder (default: VIDEO's name + _pose)."),
     overlay: bool = typer.Option(False, "--overlay", help="Draw the poses over the input instead of on black."),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Keep the raw keypoints (no smoothing over time)."),
@@ -42,6 +52,7 @@ def pose(
     pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
     preview_format: str = PreviewFormat,
+    workers: int = Workers,
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
     json_output: bool = Json,
@@ -53,17 +64,22 @@ def pose(
     their track ids, or null where nobody is found, and each frame's time; pose.mp4 draws the person
     followed (--person) as colour-coded limbs at the input's size and fps.
     """
-    from v2vcli.preprocess.pose import PoseConfig, run_pose
+    from functools import partial
+
+    from v2vcli.preprocess.pose import PoseConfig, default_output, run_pose
 
     config = PoseConfig(backend=pose_backend, model=pose_model, num_poses=num_poses, smooth=not no_smooth,
                         min_detection_confidence=detection_confidence, detail=detail)
-    result = run_pose(video, output, config, person=person, all_people=all_people, overlay=overlay,
-                      overwrite=overwrite, quiet=quiet, preview_format=preview_format)
-    followed = "everyone" if all_people else f"person {result.person}" if result.person is not None else "nobody"
-    show(result, json_output, None if quiet else
-         f"{result.output}: {result.frames_with_person}/{result.frames} frames with a person "
-         f"({result.people} found, drawn: {followed}), {result.seconds:.1f} s "
-         f"({result.frames_per_second or 0:.1f} frames/s)")
+    job = partial(run_pose, config=config, person=person, all_people=all_people, overlay=overlay,
+                  overwrite=overwrite, quiet=quiet, preview_format=preview_format)
+
+    def line(result) -> str:
+        followed = "everyone" if all_people else f"person {result.person}" if result.person is not None else "nobody"
+        return (f"{result.output}: {result.frames_with_person}/{result.frames} frames with a person "
+                f"({result.people} found, drawn: {followed}), {result.seconds:.1f} s "
+                f"({result.frames_per_second or 0:.1f} frames/s)")
+
+    run_on_inputs(videos, output, job, default_output, workers, quiet, json_output, line)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from v2vcli.cli.options import Json, Overwrite, PreviewFormat, Quiet, show
+from v2vcli.cli.options import INPUTS_HELP, Json, Overwrite, PreviewFormat, Quiet, Workers, run_on_inputs
 from v2vcli.preprocess.segment import DEFAULT_BACKEND, backends_help
 
 MODEL_HELP = ("Segmentation model: pose .task or selfie .tflite file (default: from the weights folders), "
@@ -38,7 +38,7 @@ Smooth = typer.Option(
 
 
 def segment(
-    video: Path = typer.Argument(..., help="Input video."),
+    videos: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
     output: Path = typer.Option(
         None, "--output", "-o", help="Output folder (default: VIDEO_STEM.segment next to VIDEO)."
     ),
@@ -51,6 +51,7 @@ def segment(
     preview: bool = typer.Option(True, "--preview/--no-preview", help="Write the OUT/segment.mp4 preview."),
     preview_format: str = PreviewFormat,
     device: str = typer.Option("auto", "--device", help="segformer/detectron2: auto, cpu, cuda or cuda:N."),
+    workers: int = Workers,
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
     json_output: bool = Json,
@@ -58,15 +59,22 @@ def segment(
     """Label maps per frame: OUT/labels/000000.png (uint8 class ids), OUT/classes.json (id, name, colour),
     OUT/segment.mp4 colour preview. With --json, the summary includes the flicker rate (the fraction of
     still pixels whose class changes between frames)."""
+    from functools import partial
+
     from v2vcli.preprocess.segment import SegmentConfig, export_segmentation
 
     config = SegmentConfig(backend=backend, model=model, weights=str(weights) if weights else None,
                            threshold=threshold, smooth=smooth, device=device)
-    output = output or video.with_name(f"{video.stem}.segment")
-    result = export_segmentation(video, output, config, overlay_input=overlay, overwrite=overwrite, quiet=quiet,
-                                 measure_flicker=json_output, preview=preview, preview_format=preview_format)
-    show(result, json_output, None if quiet else
-         f"{result.label_images} label maps ({result.frames_per_second} frames/s) -> {output}")
+    job = partial(export_segmentation, config=config, overlay_input=overlay, overwrite=overwrite, quiet=quiet,
+                  measure_flicker=json_output, preview=preview, preview_format=preview_format)
+    run_on_inputs(videos, output, job, default_output, workers, quiet, json_output,
+                  lambda result: f"{result.label_images} label maps ({result.frames_per_second} frames/s) -> "
+                                 f"{result.output}")
+
+
+def default_output(video: Path) -> Path:
+    """VIDEO_STEM.segment, beside VIDEO."""
+    return video.with_name(f"{video.stem}.segment")
 
 
 def register(app: typer.Typer) -> None:
