@@ -3,6 +3,7 @@
     python benchmarks/bench_generate.py                                   # small preset, 256x256, CPU
     python benchmarks/bench_generate.py --preset tiny --size 512x256 --frames 48
     python benchmarks/bench_generate.py --device cuda --preset base --size 512x256 --frames 480
+    python benchmarks/bench_generate.py --device cuda --preset hd --size 1024x512 --cuda-graphs --profile
 
 The model is the preset's generator with random weights (speed does not depend on training), saved as
 `v2v train` saves one: generator.safetensors with the config in its metadata. The condition video is a
@@ -10,8 +11,12 @@ rendered stick figure waving its arms (the same renderer as `v2v pose`). The pip
 `generate_video` (decode, encode conditions, generate, encode H.264, mux) on that file; the bare loop is
 SequentialGenerator.tensor over the same maps, decoded, encoded and already on the device, with no I/O
 and no copy back. The two run alternately (after one warm-up run of each); figures are medians.
-Targets: pipeline >= 0.85x bare; on CUDA, the base preset at 512x256 with autocast >= 30 frames/s.
-Without CUDA the GPU measurement is skipped (and says so).
+--compile / --cuda-graphs run the pipeline so (the bare loop stays the plain eager one, the reference).
+Targets: pipeline >= 0.85x bare; on CUDA (--gpu-check, on by default there) the base preset at 512x256
+>= 100 frames/s and the hd preset at 1024x512 >= 30, with autocast. Without CUDA the GPU rows are skipped
+(and say so). --profile: after the measurement, one more run of the pipeline under cProfile (the main
+thread's functions by own time) and, on CUDA, torch.profiler (host and GPU time by op), where the
+remaining gap goes (docs/generate.md reads them).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +39,8 @@ from benchmarks.harness import Setting, Size, Stage, Trial, Workload, measure  #
 if TYPE_CHECKING:
     import torch
 
-GPU_PRESET, GPU_SIZE, GPU_TARGET_FPS = "base", (512, 256), 30.0
+GPU_PRESET, GPU_SIZE = "base", (512, 256)
+GPU_ROWS = (("base", (512, 256), 100.0), ("hd", (1024, 512), 30.0))  # (preset, size, target frames/s)
 
 
 def decoded_conditions(condition: Path, size: Size, device: torch.device) -> list[torch.Tensor]:
@@ -69,16 +76,45 @@ class BareLoop:
             sequential.tensor(labels)
 
 
-def generate_command(model: Path, condition: Path, output: Path, device: str) -> None:
-    """`v2v generate --model MODEL CONDITION -o OUTPUT` (the library call the command makes)."""
+def generate_command(model: Path, condition: Path, output: Path, device: str, compile_step: bool = False,
+                     cuda_graphs: bool = False) -> None:
+    """`v2v generate --model MODEL CONDITION -o OUTPUT [--compile] [--cuda-graphs]` (the library call the
+    command makes)."""
     from v2vcli.inference.generate import GenerateConfig, generate_video
 
-    generate_video(condition, output, GenerateConfig(model=str(model), device=device, overwrite=True, quiet=True))
+    generate_video(condition, output, GenerateConfig(model=str(model), device=device, overwrite=True, quiet=True,
+                                                     compile=compile_step, cuda_graphs=cuda_graphs))
 
 
-def generate_trial(model: Path, condition: Path, output: Path, device: str) -> Trial:
-    return Trial(inputs.frame_count(condition), partial(generate_command, model, condition, output, device),
+def generate_trial(model: Path, condition: Path, output: Path, device: str, compile_step: bool = False,
+                   cuda_graphs: bool = False) -> Trial:
+    return Trial(inputs.frame_count(condition),
+                 partial(generate_command, model, condition, output, device, compile_step, cuda_graphs),
                  partial(BareLoop, model, condition, device))
+
+
+def profile(run: Callable[[], object], cuda: bool, rows: int = 14) -> str:
+    """One call of `run` profiled: the main thread's functions by own time (cProfile) and, on CUDA, ops by
+    host and by GPU time (torch.profiler)."""
+    import cProfile
+    import io
+    import pstats
+
+    import torch
+
+    report = io.StringIO()
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    pstats.Stats(profiler, stream=report).sort_stats("tottime").print_stats(rows)
+    text = "\n".join(line for line in report.getvalue().splitlines() if line.strip())
+    if cuda:
+        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        with torch.profiler.profile(activities=activities) as traced:
+            run()
+        averages = traced.key_averages()
+        text += "\n" + averages.table(sort_by="self_cpu_time_total", row_limit=rows)
+        text += "\n" + averages.table(sort_by="self_cuda_time_total", row_limit=rows)
+    return text
 
 
 def stage_inputs(setting: Setting, preset_name: str = "tiny") -> tuple[Path, Path]:
@@ -114,19 +150,27 @@ CUDA_STAGE = Stage(
 # ---------------------------------------------------------------- the command line
 
 def run(preset_name: str, size: Size, frames: int, work: Path, device: str = "auto", rounds: int = 3,
-        condition: Path | None = None) -> dict:
+        condition: Path | None = None, compile_step: bool = False, cuda_graphs: bool = False,
+        profiled: bool = False) -> dict:
     """Make the random-weights model (and the condition video unless given) under `work` and measure."""
     import torch
 
     from v2vcli.devices import resolve_device
+    from v2vcli.io.encoders import h264_encoder
 
     setting = Setting(work / inputs.size_name(size), size, Workload(frames, rounds), str(resolve_device(device)))
     model, made_condition = stage_inputs(setting, preset_name)
     condition = condition or made_condition
-    result = measure(generate_trial(model, condition, setting.output("generated.mp4"), setting.device), rounds)
+    trial = generate_trial(model, condition, setting.output("generated.mp4"), setting.device, compile_step,
+                           cuda_graphs)
+    result = measure(trial, rounds)
     summary = {"preset": preset_name, "size": inputs.size_name(size), "device": setting.device,
                "frames": result.items, "rounds": rounds, "pipeline_fps": round(result.rate(), 2),
-               "bare_fps": round(result.rate("limit"), 2), "ratio": round(result.ratio, 3)}
+               "bare_fps": round(result.rate("limit"), 2), "ratio": round(result.ratio, 3),
+               "compile": compile_step or cuda_graphs, "cuda_graphs": cuda_graphs,
+               "encoder": h264_encoder("auto", *size, lossless=False)}
+    if profiled:
+        summary["profile"] = profile(trial.pipeline, setting.device.startswith("cuda"))
     if setting.device.startswith("cuda"):
         summary["gpu"] = torch.cuda.get_device_name(setting.device)
         summary["autocast"] = str(getattr(torch, "bfloat16" if torch.cuda.is_bf16_supported() else "float16"))
@@ -135,11 +179,14 @@ def run(preset_name: str, size: Size, frames: int, work: Path, device: str = "au
 
 
 def describe(result: dict) -> str:
+    step = "cuda graphs" if result["cuda_graphs"] else "compiled" if result["compile"] else "eager"
     line = (f"{result['preset']:<5} {result['size']:>8} {result['device']:<7} {result['frames']} frames: "
-            f"v2v generate {result['pipeline_fps']:7.1f} frames/s, bare loop {result['bare_fps']:7.1f} frames/s, "
-            f"ratio {result['ratio']:.2f} (target 0.85)")
+            f"v2v generate {result['pipeline_fps']:7.1f} frames/s ({step}, {result['encoder']}), bare loop "
+            f"{result['bare_fps']:7.1f} frames/s, ratio {result['ratio']:.2f} (target 0.85)")
     if "gpu" in result:
         line += f"  [{result['gpu']}, autocast {result['autocast']}, peak {result['gpu_peak_GiB']} GiB]"
+    if "profile" in result:
+        line += "\n" + result["profile"]
     return line
 
 
@@ -152,7 +199,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--condition", type=Path, help="a pose condition video (default: a rendered stick figure)")
     parser.add_argument("--gpu-check", action=argparse.BooleanOptionalAction, default=True,
-                        help=f"with CUDA, also time the {GPU_PRESET} preset at {inputs.size_name(GPU_SIZE)}")
+                        help="with CUDA, also time the GPU rows: " + ", ".join(
+                            f"{name} at {inputs.size_name(size)} (target {fps:.0f} frames/s)"
+                            for name, size, fps in GPU_ROWS))
+    parser.add_argument("--compile", action="store_true", help="run the pipeline with --compile")
+    parser.add_argument("--cuda-graphs", action="store_true", help="run the pipeline with --cuda-graphs")
+    parser.add_argument("--profile", action="store_true", help="print where the pipeline's time goes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -161,20 +213,23 @@ def main() -> None:
     from v2vcli.config import parse_size
 
     results = []
+    speed = {"compile_step": args.compile, "cuda_graphs": args.cuda_graphs, "profiled": args.profile}
     with tempfile.TemporaryDirectory() as folder:
         results.append(run(args.preset, tuple(parse_size(args.size)), args.frames, Path(folder), args.device,
-                           args.rounds, args.condition))
+                           args.rounds, args.condition, **speed))
         if not args.json:
             print(describe(results[-1]), flush=True)
-        gpu_done = results[-1]["device"].startswith("cuda") and results[-1]["preset"] == GPU_PRESET \
-            and results[-1]["size"] == inputs.size_name(GPU_SIZE)
-        if args.gpu_check and torch.cuda.is_available() and not gpu_done:
-            results.append(run(GPU_PRESET, GPU_SIZE, max(args.frames, 240), Path(folder), "cuda", args.rounds))
-            if not args.json:
-                print(describe(results[-1]), flush=True)
-        elif args.gpu_check and not torch.cuda.is_available() and not args.json:
-            print(f"CUDA not available: the {GPU_PRESET} preset at {inputs.size_name(GPU_SIZE)} on the GPU "
-                  f"(target {GPU_TARGET_FPS:.0f} frames/s) was not measured")
+        for name, size, target in GPU_ROWS if args.gpu_check else ():
+            done = results[0]["device"].startswith("cuda") and (results[0]["preset"], results[0]["size"]) == (
+                name, inputs.size_name(size))
+            if not torch.cuda.is_available():
+                if not args.json:
+                    print(f"CUDA not available: the {name} preset at {inputs.size_name(size)} on the GPU "
+                          f"(target {target:.0f} frames/s) was not measured")
+            elif not done:
+                results.append(run(name, size, max(args.frames, 240), Path(folder), "cuda", args.rounds, **speed))
+                if not args.json:
+                    print(describe(results[-1]) + f"  target {target:.0f} frames/s", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
 

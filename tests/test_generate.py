@@ -235,3 +235,18 @@ def test_generate_from_segment_uses_the_datasets_backend_unless_told(tmp_path, s
                      "-o", tmp_path / "x.mp4")
     assert unknown.exit_code == 1 and "choose one of: pose, selfie, detectron2, segformer" in unknown.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_dance_states_the_encoder_it_used_and_refuses_cuda_graphs_on_the_cpu(tmp_path, in_weights, example_source):
+    output = tmp_path / "dance.mp4"
+    result = invoke("dance", "-s", example_source, "-t", "person", "-o", output, "--encoder", "x264", "--device", "cpu",
+                    "-q", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["encoder"] == "libx264" and summary["compiled"] is False and summary["cuda_graphs"] is False
+    assert probe_video(output).frame_count == probe_video(example_source).frame_count
+
+    refused = tmp_path / "refused.mp4"
+    result = invoke("dance", "-s", example_source, "-t", "person", "-o", refused, "--device", "cpu", "--cuda-graphs",
+                    "-q")
+    assert result.exit_code == 1 and "needs a CUDA device" in result.output and not refused.exists()

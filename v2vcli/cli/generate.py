@@ -9,24 +9,35 @@ import typer
 from v2vcli.cli.options import Json, Overwrite, PoseBackend, PoseModel, Quiet, print_json, show
 from v2vcli.cli.pose import ModelDetail, Person
 from v2vcli.cli.segment import MODEL_HELP, SegmentWeights, Smooth, backend_option, threshold_option
+from v2vcli.conditions.base import names_help
 
 Device = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (auto: CUDA when present).")
 Crf = typer.Option(18, "--crf", help="H.264 quality, 0-51 (lower is better).")
+Encoder = typer.Option("auto", "--encoder", help="H.264 encoder: auto (NVENC when this machine's GPU encodes "
+                                                  "with it, else x264), x264 or nvenc.")
+Compile = typer.Option(False, "--compile", help="torch.compile the per-frame step: a one-off wait, then faster "
+                                                "frames (long videos).")
+CudaGraphs = typer.Option(False, "--cuda-graphs", help="Replay the per-frame step as a CUDA graph (CUDA only; "
+                                                       "compiles it too): the fastest for long videos.")
 OUTPUT_HELP = ("Output video (.mp4, .mkv, .mov, .webm) or a folder of PNG frames (a path without a suffix) "
                "[default: {default}].")
 
 
 def generate(
-    condition: Path = typer.Argument(..., help="pose.mp4 or poses.json (`v2v pose`), label PNG folder, or raw "
-                                               "video with --from."),
+    condition: Path = typer.Argument(..., help="pose.mp4 or poses.json (`v2v pose`), a folder of condition "
+                                               "map PNGs (labels/), or a raw video with --from."),
     model: str = typer.Option(..., "--model", "-m", help="Model name (see `v2v models`) or path."),
     output: Path = typer.Option(None, "--output", "-o", help=OUTPUT_HELP.format(default="CONDITION_generated.mp4")),
-    source: str = typer.Option(None, "--from", help="Preprocess a raw video first: pose or segment."),
+    source: str = typer.Option(None, "--from", help=f"Make the model's condition maps of a raw video first: "
+                                                    f"{names_help()}."),
     audio: Path = typer.Option(None, "--audio", "-a", help="File whose audio goes on the result "
                                                            "(default: the condition video's own)."),
     fps: float = typer.Option(24.0, "--fps", help="Frame rate for a label folder (videos keep theirs)."),
     device: str = Device,
     crf: int = Crf,
+    encoder: str = Encoder,
+    compile_step: bool = Compile,
+    cuda_graphs: bool = CudaGraphs,
     pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
     person: str = Person,
@@ -36,22 +47,25 @@ def generate(
     weights: Path = SegmentWeights,
     threshold: float = threshold_option(None, "the dataset's, else 0.5"),
     smooth: float = Smooth,
+    face_edges: bool = typer.Option(None, "--face-edges/--no-face-edges", show_default=False, help=(
+        "With --from face: draw the edges outside the face (default: as the model's dataset did).")),
     overwrite: bool = Overwrite,
     quiet: bool = Quiet,
     json_output: bool = Json,
 ) -> None:
-    """Turn condition maps (poses or segmentation labels) into a video with a trained model. A pose.mp4
-    is rendered again from the poses.json beside it, as training rendered its maps (the video's
-    compression shifts limb colours). The segmentation options apply to --from segment."""
+    """Turn condition maps (poses, segmentation labels, edge maps, face sketches) into a video with a
+    trained model. A pose.mp4 is rendered again from the poses.json beside it, as training rendered its
+    maps (the video's compression shifts limb colours). The segmentation options apply to --from segment."""
     from v2vcli.inference.generate import GenerateConfig, generate_video
 
     output = output or condition.with_name(f"{condition.stem}_generated.mp4")
     config = GenerateConfig(model=model, source=source, audio=str(audio) if audio else None, device=device, fps=fps,
                             segment_backend=backend, segment_model=segment_model,
                             segment_weights=str(weights) if weights else None, segment_threshold=threshold,
-                            segment_smooth=smooth, pose_backend=pose_backend,
+                            segment_smooth=smooth, face_edges=face_edges, pose_backend=pose_backend,
                             pose_model=str(pose_model) if pose_model else None, person=person,
-                            pose_detail=detail, crf=crf, overwrite=overwrite, quiet=quiet)
+                            pose_detail=detail, crf=crf, encoder=encoder, compile=compile_step,
+                            cuda_graphs=cuda_graphs, overwrite=overwrite, quiet=quiet)
     result = generate_video(condition, output, config)
     show(result, json_output, result.output)
 
@@ -63,6 +77,9 @@ def dance(
     side: bool = typer.Option(False, "--side-by-side", help="Write source | pose | result side by side."),
     device: str = Device,
     crf: int = Crf,
+    encoder: str = Encoder,
+    compile_step: bool = Compile,
+    cuda_graphs: bool = CudaGraphs,
     pose_backend: str = PoseBackend,
     pose_model: Path = PoseModel,
     person: str = Person,
@@ -79,7 +96,8 @@ def dance(
     output = output or source.with_name(f"{source.stem}_{Path(target).name}.mp4")
     config = DanceConfig(target=target, device=device, side_by_side=side, crf=crf, overwrite=overwrite,
                          pose_backend=pose_backend, pose_model=str(pose_model) if pose_model else None, person=person,
-                         pose_detail=detail, quiet=quiet)
+                         pose_detail=detail, encoder=encoder, compile=compile_step, cuda_graphs=cuda_graphs,
+                         quiet=quiet)
     result = run_dance(source, output, config)
     show(result, json_output, result.output)
 

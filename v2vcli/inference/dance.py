@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from v2vcli.errors import BadInput
+from v2vcli.inference.generate import SpeedOptions
+from v2vcli.io.encoders import check_encoder
 from v2vcli.io.writers import check_video_output
 from v2vcli.preprocess.pose_backend import PoseConfig, PoseOptions, pose_backend_class
 from v2vcli.preprocess.tracking import parse_person
@@ -28,10 +30,11 @@ from v2vcli.results import Result, rate
 
 
 @dataclass
-class DanceConfig(PoseOptions):
+class DanceConfig(PoseOptions, SpeedOptions):
     """target: the model (name or path). side_by_side: write source | pose | result. pose_backend,
     pose_model, person (PoseOptions): the pose backend that finds the source's poses, its model file, and
-    the person of the source to follow."""
+    the person of the source to follow. encoder, compile, cuda_graphs: v2vcli.inference.generate
+    SpeedOptions."""
 
     target: str = "demo"
     device: str = "auto"
@@ -49,7 +52,8 @@ class DanceResult(Result):
     source frames where the person followed has a pose. person: their track id in the source (as `v2v
     pose` on the source numbers them). fps: the output's frame rate (the source's). has_audio: the
     source's audio is on it. size: the generated frames' [width, height]. seconds: wall time, both
-    passes. frames_per_second: frames made a second (throughput).
+    passes. frames_per_second: frames made a second (throughput). encoder, compiled, cuda_graphs: as
+    GenerateResult's.
     """
 
     output: str
@@ -62,6 +66,9 @@ class DanceResult(Result):
     size: list[int]
     seconds: float
     frames_per_second: float | None
+    encoder: str | None
+    compiled: bool
+    cuda_graphs: bool
 
 
 def source_poses(source: Path, info, config: PoseConfig, person: str | int = "auto",
@@ -109,7 +116,8 @@ def dance(source: Path, output: Path, config: DanceConfig) -> DanceResult:
     source, output = Path(source), Path(output)
     info = probe_video(source)
     check_video_output(output, inputs=[source], overwrite=config.overwrite)
-    model = LoadedModel(config.target, config.device)
+    check_encoder(config.encoder)
+    model = LoadedModel(config.target, config.device, config)
     target_stats = model.config.data.pose_stats
     if model.condition != "pose" or not target_stats:
         raise BadInput(f"{model.path}: dance needs a model trained on poses (this one takes {model.condition} "
@@ -124,7 +132,7 @@ def dance(source: Path, output: Path, config: DanceConfig) -> DanceResult:
     except ValueError as error:
         raise BadInput(f"{source}: {error}") from None
     render_size = tuple(model.config.data.dataset_size or model.size)
-    with VideoWriter(output, info.fps, crf=config.crf, audio_from=source) as writer:
+    with VideoWriter(output, info.fps, crf=config.crf, audio_from=source, encoder=config.encoder) as writer:
 
         def write(frame: np.ndarray, rendering: np.ndarray, result: np.ndarray) -> None:
             writer.write(side_by_side(frame, rendering, result) if config.side_by_side else result)
@@ -140,4 +148,5 @@ def dance(source: Path, output: Path, config: DanceConfig) -> DanceResult:
     return DanceResult(output=str(output), model=str(model.path), frames=writer.frames_written,
                        frames_with_person=found, person=followed, fps=float(info.fps), has_audio=info.has_audio,
                        size=list(model.size), seconds=round(seconds, 2),
-                       frames_per_second=rate(writer.frames_written, seconds))
+                       frames_per_second=rate(writer.frames_written, seconds), encoder=writer.codec,
+                       compiled=model.sequential.compiled, cuda_graphs=model.sequential.cuda_graphs)

@@ -1,7 +1,8 @@
 """Video outputs chosen by the output path, behind one writer interface (VideoWriter).
 
 | path                                      | writer            | video                                       |
-| `.mp4`, `.mkv`                            | H264Writer        | H.264 yuv420p (yuv444p: an odd side)        |
+| `.mp4`, `.mkv`                            | H264Writer        | H.264 yuv420p (yuv444p: an odd side), x264  |
+|                                           |                   | or NVENC (`encoder`, v2vcli.io.encoders)    |
 | `.mov`                                    | ProResWriter      | ProRes 422 HQ, yuv422p10le (4444: odd width)|
 | `.webm`                                   | Vp9Writer         | VP9 yuv420p                                 |
 | no suffix, an existing folder, ending `/` | FrameFolderWriter | 000000.png, 000001.png, ...                 |
@@ -25,6 +26,7 @@ import numpy as np
 from v2vcli.errors import BadInput, V2VError
 from v2vcli.io import ffmpeg
 from v2vcli.io.containers import container_for
+from v2vcli.io.encoders import NVENC, X264, check_encoder, h264_encoder
 from v2vcli.io.mux import mux_audio
 from v2vcli.io.outputs import CloseOrAbort, atomic_path, check_output, commit, remove, temporary_sibling
 
@@ -62,7 +64,9 @@ class VideoWriter(CloseOrAbort):
     VP9 (0-63), lower is better; 18 is visually lossless for most footage. `lossless=True` keeps exact
     pixels (for intermediates). `preset` is x264's speed/size trade-off (PREVIEW_PRESET for previews).
     `audio_from` names a file whose first audio stream is put on the video (a file without audio, or a
-    frame folder, leaves it silent).
+    frame folder, leaves it silent). `encoder` (auto, x264, nvenc) chooses H.264's encoder (see
+    v2vcli.io.encoders); other formats have one encoder each. After the first frame, `codec` names the
+    ffmpeg encoder at work ("png" for a frame folder).
     """
 
     suffixes: ClassVar[tuple[str, ...]] = ()
@@ -83,6 +87,7 @@ class VideoWriter(CloseOrAbort):
         lossless: bool = False,
         audio_from: Path | str | None = None,
         preset: str = "medium",
+        encoder: str = "x264",
     ):
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
@@ -91,6 +96,8 @@ class VideoWriter(CloseOrAbort):
         self.crf = crf
         self.lossless = lossless
         self.preset = preset
+        self.encoder = check_encoder(encoder)
+        self.codec: str | None = None
         self.audio_from = Path(audio_from) if audio_from else None
         self.frames_written = 0
         self.size: tuple[int, int] | None = None
@@ -154,11 +161,13 @@ class EncodedWriter(VideoWriter):
         raise NotImplementedError
 
     def _start(self, width: int, height: int) -> None:
+        codec_args = self.codec_args(width, height)
+        self.codec = codec_args[codec_args.index("-c:v") + 1]
         self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             [ffmpeg.ffmpeg_exe(), *ffmpeg.LOG_ARGS, "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
              "-s", f"{width}x{height}", "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "-",
-             *self.codec_args(width, height), "-f", self.container.muxer, *self.container.muxer_args,
+             *codec_args, "-f", self.container.muxer, *self.container.muxer_args,
              str(self._temporary)],
             stdin=subprocess.PIPE,
             stderr=self._log,
@@ -215,7 +224,9 @@ _X264_LOSSLESS = ["-c:v", "libx264rgb", "-qp", "0", "-pix_fmt", "rgb24"]
 
 class H264Writer(EncodedWriter):
     """H.264 at constant quality `crf`. yuv420p, which every player takes, halves the colour resolution and
-    so needs even sides; a frame with an odd side is encoded yuv444p (High 4:4:4) to keep its exact size."""
+    so needs even sides; a frame with an odd side is encoded yuv444p (High 4:4:4) to keep its exact size.
+    NVENC (`encoder`): its constant-quality mode with `crf` as the quality target (-cq, the same 0-51
+    scale) at preset p4, its middle speed/quality trade-off; x264's `preset` does not apply to it."""
 
     suffixes = (".mp4", ".mkv")
 
@@ -223,7 +234,11 @@ class H264Writer(EncodedWriter):
         if self.lossless:
             return [*_X264_LOSSLESS, "-preset", self.preset]
         pixel_format = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-        return ["-c:v", "libx264", "-crf", str(self.crf), "-preset", self.preset, "-pix_fmt", pixel_format]
+        if h264_encoder(self.encoder, width, height, self.lossless) == NVENC:
+            profile = ["-profile:v", "high444p"] if pixel_format == "yuv444p" else []
+            return ["-c:v", NVENC, "-preset", "p4", "-rc", "vbr", "-cq", str(self.crf), "-b:v", "0", *profile,
+                    "-pix_fmt", pixel_format]
+        return ["-c:v", X264, "-crf", str(self.crf), "-preset", self.preset, "-pix_fmt", pixel_format]
 
 
 class ProResWriter(EncodedWriter):
@@ -263,6 +278,7 @@ class FrameFolderWriter(VideoWriter):
     suffixes = (FOLDER,)
 
     def _start(self, width: int, height: int) -> None:
+        self.codec = "png"
         self._temporary.mkdir()
 
     def _write(self, frame: np.ndarray) -> None:

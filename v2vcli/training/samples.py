@@ -13,6 +13,7 @@ import torch
 
 from v2vcli.data.dataset import ClipDataset
 from v2vcli.errors import V2VError
+from v2vcli.inference.sequential import to_uint8
 from v2vcli.training.schedule import Phase
 from v2vcli.training.step import resize_batch
 
@@ -21,18 +22,10 @@ GRID_COLUMNS = 6
 
 
 def label_colours(labels: torch.Tensor, condition: str, num_classes: int) -> np.ndarray:
-    """(T, C, H, W) label tensor -> RGB uint8 (T, H, W, 3): a fixed colour per class, or the pose rendering."""
-    if condition == "segment":
-        ids = labels[:, :num_classes].argmax(dim=1).cpu().numpy()
-        palette = (np.arange(max(num_classes, 1))[:, None] * np.array([67, 151, 233]) % 256).astype(np.uint8)
-        palette[0] = 0
-        return palette[ids]
-    return to_uint8(labels[:, :3])
+    """(T, C, H, W) label tensor -> RGB uint8 (T, H, W, 3), as the condition type previews its maps."""
+    from v2vcli.conditions import condition_named
 
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(T, 3, H, W) in [-1, 1] -> (T, H, W, 3) uint8."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return condition_named(condition).preview(labels, num_classes)
 
 
 @torch.no_grad()
