@@ -144,8 +144,10 @@ def train_command(args: argparse.Namespace, work: Path, name: str, config: Path,
             "--workers", str(args.workers), "--overwrite", "--json"]
 
 
-def train(args: argparse.Namespace, work: Path) -> None:
-    configs = write_configs(args, work)
+def train(args: argparse.Namespace, work: Path, configs: dict[str, Path] | None = None) -> None:
+    """Train every run of `args` (its variants x seeds) from `configs` (variant -> config file; default:
+    this module's variants, written under `work`)."""
+    configs = configs or write_configs(args, work)
     (work / "logs").mkdir(exist_ok=True)
     pending = [(name, train_command(args, work, name, configs[variant], seed))
                for name, variant, seed in run_names(args)]

@@ -4,6 +4,7 @@ from its pose maps, and measure how close it comes (docs/results.md, "Quality on
     python benchmarks/quality.py                    # the CPU run: sports2d, tiny preset at its 128 px cap, 1000 steps
     python benchmarks/quality.py --quick            # a few steps on a short, small clip: checks that it all runs
     python benchmarks/quality.py --device cuda --preset small --steps 2000 --parallel 2 --workers 2   # the GPU run
+    python benchmarks/quality.py --clip talking-head --compare face --parallel 2   # the face refiner, on a close-up
 
 Run it from the root of the checkout whose v2vcli is measured (training runs `python -m v2vcli` there).
 
@@ -12,15 +13,17 @@ Stages (all by default, or pick with --stages; each reads what the one before le
             written losslessly; its first --train-frames frames become the training set, the rest are held
             out. `v2v prepare` with its defaults on each part (the held-out part: condition maps only) and
             `v2v pose` on each part (its poses.json: the keypoints its condition maps were drawn from).
-  train     `v2v train` with the preset's config (full: flow-warped, as users get it) and the same config
-            with the flow path off (frame-by-frame, ablation.py's `no-flow`), same seed and steps. The size
-            is the one `v2v train` picks by default (the preset's cap).
+  train     `v2v train` with the preset's config (full: flow-warped, with the face refiner, as users get it)
+            and the same config without one part (--compare): the flow path (frame by frame, ablation.py's
+            `no-flow`) or the face refiner and its discriminator (`no-face`); same seed and steps. The size
+            is the one `v2v train` picks by default (the preset's cap); the face box is the clip's.
   generate  `v2v generate` on the condition maps of each part with both models (H.264 crf 0).
   evaluate  `v2v eval` of each against the real frames at the generated size, with `--poses`: PSNR, SSIM,
             warping error (and full / frame-by-frame), flicker, pose error and how often a person is found
-            again. The held-out part is the result; the training part tells whether the model can draw
-            even the frames it learned from. Prints the tables; writes results.json and strip.png (held-out
-            frames: real | condition | generated).
+            again, face-region PSNR/SSIM and face and hand keypoint errors. The held-out part is the result;
+            the training part tells whether the model can draw even the frames it learned from. Prints the
+            tables; writes results.json, strip.png (held-out frames: real | condition | generated) and
+            faces.png (held-out face regions: real | generated).
 
 Stages can run on different machines sharing --work: mediapipe (prepare, evaluate) may be missing where
 the GPU is (train, generate). Every stage records its wall and CPU seconds in WORK/timings.json.
@@ -44,13 +47,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ablation  # noqa: E402
 from common import ROOT, cpu_seconds, machine  # noqa: E402
 
-VARIANTS = ("full", "no-flow")  # ablation.VARIANTS names: as users get it, and frame by frame
+# What each comparison trains: the model as users get it ("full"), against one without a part of it.
+# "flow": frame by frame (ablation.py's `no-flow`); "face": without the face refiner and its discriminator.
+COMPARISONS = {"flow": ("full", "no-flow"), "face": ("full", "no-face")}
+VARIANTS = COMPARISONS["flow"]
 STAGES = ("prepare", "train", "generate", "evaluate")
 PARTS = ("heldout", "training")  # the headline, and the frames the model was trained on
 REAL_VIDEO = ("warp_error_reference", "flicker_reference", "pose_error_reference", "pose_detected_reference",
-              "pose_error_pixels_reference", "pose_error_normalized_reference")
+              "pose_error_pixels_reference", "pose_error_normalized_reference", "face_error_reference",
+              "face_error_pixels_reference", "hand_error_reference")
 METRICS = ("psnr", "ssim", "warp_error", "warp_error_absolute", "flicker", "pose_error", "pose_detected",
-           "pose_error_pixels", "pose_error_normalized")
+           "pose_error_pixels", "pose_error_normalized", "face_psnr", "face_ssim", "face_error", "face_error_pixels",
+           "hand_error", "hand_error_pixels")
+# The face refiner's aim (docs/results.md): face PSNR at least this much higher, face keypoint error this much lower.
+FACE_TARGET_PSNR_GAIN, FACE_TARGET_ERROR_RATIO = 1.5, 0.75
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class Clip:
     crop: tuple[int, int, int, int]  # x, y, width, height in source pixels (width == height)
     train_frames: int  # the first this-many frames train; the rest are held out
     content: str
+    face_size: float | None = None  # the model's face box (ModelConfig.face_size); None: the preset's
 
 
 CLIPS = {
@@ -74,7 +85,8 @@ CLIPS = {
     "talking-head": Clip(
         "talking-head", 0, 472, (280, 0, 360, 360), 376,
         "one woman, head and the top of the shoulders, static camera and background; pose gives the face "
-        "points (and the shoulders, mostly below the frame); held out: the last 96 frames (4 s)"),
+        "points (and the shoulders, mostly below the frame); held out: the last 96 frames (4 s). A close-up: "
+        "the face is about half the frame, so the face box is too", face_size=0.5),
 }
 QUICK = dict(frames=40, train_frames=30, clip_size=128, steps=6)
 # The budget of the starting figures in docs/results.md, fixed so that later code compares at the same one
@@ -186,14 +198,34 @@ def default_size(args: argparse.Namespace, work: Path) -> str:
     return f"{width}x{height}"
 
 
+def write_configs(args: argparse.Namespace, work: Path) -> dict[str, Path]:
+    """variant -> its config file: the preset (with the clip's face box), and for `no-flow` / `no-face` that
+    part off."""
+    from v2vcli.config import preset
+
+    folder = work / "configs"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for variant in args.variants:
+        config = preset(args.preset)
+        if args.clip.face_size is not None:
+            config.model.face_size = args.clip.face_size
+        config.model.use_flow = variant != "no-flow"
+        config.model.face = variant != "no-face"
+        paths[variant] = folder / f"{variant}.json"
+        config.save(paths[variant])
+    return paths
+
+
 def train(args: argparse.Namespace, work: Path) -> None:
-    """ablation.py's training stage with this benchmark's two variants and one seed."""
+    """ablation.py's training stage with this benchmark's two variants (its configs) and one seed."""
     size = default_size(args, work)
-    settings = argparse.Namespace(variants=list(VARIANTS), seeds=[args.seed], preset=args.preset, steps=args.steps,
-                                  size=size, device=args.device, parallel=args.parallel, threads=args.threads,
-                                  workers=args.workers)
-    log(f"training {', '.join(VARIANTS)} with preset {args.preset} at {size}, {args.steps} steps, seed {args.seed}")
-    ablation.train(settings, work)
+    settings = argparse.Namespace(variants=list(args.variants), seeds=[args.seed], preset=args.preset,
+                                  steps=args.steps, size=size, device=args.device, parallel=args.parallel,
+                                  threads=args.threads, workers=args.workers)
+    log(f"training {', '.join(args.variants)} with preset {args.preset} at {size}, {args.steps} steps, "
+        f"seed {args.seed}")
+    ablation.train(settings, work, write_configs(args, work))
 
 
 def run_name(variant: str, seed: int) -> str:
@@ -209,7 +241,7 @@ def generate(args: argparse.Namespace, work: Path) -> dict:
     fps = json.loads((work / "data" / "heldout" / "dataset.json").read_text())["fps"]
     (work / "generated").mkdir(exist_ok=True)
     speeds = {}
-    for variant, part in itertools.product(VARIANTS, PARTS):
+    for variant, part in itertools.product(args.variants, PARTS):
         name = run_name(variant, args.seed)
         config = GenerateConfig(model=str(work / "weights" / name), device=args.device, fps=fps, crf=0,
                                 overwrite=True, quiet=True)
@@ -238,8 +270,21 @@ def write_reference(work: Path, part: str, size: tuple[int, int], fps: float) ->
     return output
 
 
+def compare(full: dict, other: dict, comparison: str) -> dict:
+    """The headline of a comparison from two summaries: for "flow", full / no-flow warping error; for
+    "face", the face PSNR gain and face keypoint error ratio of full over no-face, and whether they meet
+    the aim."""
+    if comparison == "flow":
+        return {"warp_error_vs_frame_by_frame": full["warp_error"] / other["warp_error"]}
+    gain = full["face_psnr"] - other["face_psnr"]
+    # a face error of 0 (every face point exact) leaves nothing to improve on: no ratio
+    ratio = full["face_error"] / other["face_error"] if other["face_error"] else None
+    met = gain >= FACE_TARGET_PSNR_GAIN and ratio is not None and ratio <= FACE_TARGET_ERROR_RATIO
+    return {"face_psnr_gain": gain, "face_error_ratio": ratio, "face_target_met": bool(met)}
+
+
 def evaluate(args: argparse.Namespace, work: Path) -> dict:
-    """Both variants on both parts; per part the summaries, full / no-flow, the real video's floors and rows."""
+    """Both variants on both parts; per part the summaries, the comparison, the real video's floors and rows."""
     from v2vcli.evaluate import evaluate_videos
     from v2vcli.io.video import probe_video
 
@@ -249,32 +294,34 @@ def evaluate(args: argparse.Namespace, work: Path) -> dict:
         reference = write_reference(work, part, (info.width, info.height), float(info.fps))
         poses = work / "poses" / part / "poses.json"
         results = {}
-        for variant in VARIANTS:
+        for variant in args.variants:
             results[variant] = evaluate_videos(generated_video(work, variant, args.seed, part), reference=reference,
                                                poses=poses)
             log(f"{variant} on {part}: PSNR {results[variant]['summary']['psnr']:.2f} dB, "
                 f"pose error {results[variant]['summary']['pose_error']:.3f}")
-        full, frame_by_frame = results["full"]["summary"], results["no-flow"]["summary"]
+        full, other = (results[variant]["summary"] for variant in args.variants)
         parts[part] = {
             "variants": {variant: {key: result["summary"][key] for key in METRICS}
                          for variant, result in results.items()},
-            "warp_error_vs_frame_by_frame": full["warp_error"] / frame_by_frame["warp_error"],
+            **compare(full, other, args.compare),
             "real_video": {key: full[key] for key in REAL_VIDEO},
             "frames": len(results["full"]["rows"]),
             "pose_frames": full["pose_frames"],
+            "face_frames": full["face_frames"],
             "rows": {variant: result["rows"] for variant, result in results.items()},
             "reference": str(reference),
             "poses": str(poses),
         }
-    return {"size": [info.width, info.height], "parts": parts}
+    return {"size": [info.width, info.height], "compare": args.compare, "variants": list(args.variants),
+            "parts": parts}
 
 
 def draw_strip(work: Path, evaluation: dict, output: Path, columns: int = 5, zoom: int = 2) -> Path:
-    """Rows real | condition map | generated (full) | generated (frame by frame), for `columns` held-out
-    frames spread over the held-out part, each shown at the generated size times `zoom`."""
+    """Rows real | condition map | each variant's generated frames (full, then the other), for `columns`
+    held-out frames spread over the held-out part, each shown at the generated size times `zoom`."""
     import cv2
 
-    from v2vcli.io.frames import frame_paths, read_image, write_image
+    from v2vcli.io.frames import frame_paths, read_image
     from v2vcli.io.video import read_frames
 
     size = tuple(evaluation["size"])
@@ -283,16 +330,54 @@ def draw_strip(work: Path, evaluation: dict, output: Path, columns: int = 5, zoo
     labels = frame_paths(sequence_folder(work, "heldout") / "labels")
     rows = {"real": list(read_frames(heldout["reference"])),
             "condition": [cv2.resize(read_image(path), size, interpolation=cv2.INTER_AREA) for path in labels]}
-    for variant in VARIANTS:
+    for variant in evaluation["variants"]:
         rows[variant] = list(read_frames(generated_video(work, variant, evaluation["seed"], "heldout")))
+    return write_grid(rows, picks, None, size[0] * zoom, size[1] * zoom, output)
+
+
+def draw_faces(work: Path, evaluation: dict, output: Path, columns: int = 6, side: int = 96) -> Path | None:
+    """Rows real | each variant's generated frames, cut to the face region `v2v eval` measures (from the
+    held-out poses.json), for `columns` held-out frames with a face, each scaled to `side` pixels; None
+    (nothing drawn) when no held-out frame shows a face."""
+    from v2vcli.evaluate.face_region import FaceRegions
+    from v2vcli.evaluate.pose_error import load_condition_poses
+    from v2vcli.io.video import read_frames
+
+    size = tuple(evaluation["size"])
+    heldout = evaluation["parts"]["heldout"]
+    header, poses = load_condition_poses(heldout["poses"], heldout["frames"], heldout["reference"])
+    regions = FaceRegions(poses, (header["width"], header["height"]), header["backend"])
+    boxes = [regions.box(index, size) for index in range(heldout["frames"])]
+    with_face = [index for index, box in enumerate(boxes) if box is not None]
+    if not with_face:
+        return None
+    picks = [with_face[round(position)] for position in np.linspace(0, len(with_face) - 1, columns)]
+    rows = {"real": list(read_frames(heldout["reference"]))}
+    for variant in evaluation["variants"]:
+        rows[variant] = list(read_frames(generated_video(work, variant, evaluation["seed"], "heldout")))
+    return write_grid(rows, picks, boxes, side, side, output)
+
+
+def write_grid(rows: dict[str, list[np.ndarray]], picks: list[int], boxes: list | None, tile_w: int, tile_h: int,
+               output: Path) -> Path:
+    """A PNG grid: one labelled row per entry of `rows`, the frames `picks` (cut to boxes[index], x0, y0,
+    x1, y1, where boxes are given) scaled to tile_w x tile_h."""
+    import cv2
+
+    from v2vcli.io.frames import write_image
+
     margin = 110
-    tile_w, tile_h = size[0] * zoom, size[1] * zoom
+    columns = len(picks)
     image = np.full((len(rows) * tile_h, margin + columns * tile_w, 3), 255, np.uint8)
     for row, (name, frames) in enumerate(rows.items()):
         cv2.putText(image, name, (6, row * tile_h + tile_h // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1,
                     cv2.LINE_AA)
         for column, index in enumerate(picks):
-            tile = cv2.resize(frames[index], (tile_w, tile_h), interpolation=cv2.INTER_NEAREST)
+            frame = frames[index]
+            if boxes is not None:
+                x0, y0, x1, y1 = boxes[index]
+                frame = frame[y0:y1, x0:x1]
+            tile = cv2.resize(frame, (tile_w, tile_h), interpolation=cv2.INTER_NEAREST)
             image[row * tile_h:(row + 1) * tile_h, margin + column * tile_w:margin + (column + 1) * tile_w] = tile
     output.parent.mkdir(parents=True, exist_ok=True)
     write_image(output, image)
@@ -309,25 +394,36 @@ def print_table(results: dict) -> None:
     for part, block in evaluation["parts"].items():
         print(f"\n{part} ({block['frames']} frames{'' if part == 'heldout' else ', seen in training'})")
         print(f"{'variant':<10}{'PSNR dB':>9}{'SSIM':>8}{'warp err':>10}{'flicker':>9}{'pose err':>10}{'found':>8}"
-              f"{'px':>8}{'/size':>8}")
+              f"{'px':>8}{'/size':>8}{'face dB':>9}{'face SSIM':>10}{'face err':>9}{'face px':>8}{'hand err':>9}")
         for name, row in block["variants"].items():
             print(f"{name:<10}{row['psnr']:>9.2f}{row['ssim']:>8.3f}{row['warp_error']:>10.2f}{row['flicker']:>9.2f}"
                   f"{row['pose_error']:>10.3f}{_percent(row['pose_detected']):>8}"
-                  f"{_number(row['pose_error_pixels'])}{_number(row['pose_error_normalized'], 3)}")
+                  f"{_number(row['pose_error_pixels'])}{_number(row['pose_error_normalized'], 3)}"
+                  f"{_number(row['face_psnr'], 2, 9)}{_number(row['face_ssim'], 3, 10)}"
+                  f"{_number(row['face_error'], 3, 9)}{_number(row['face_error_pixels'])}"
+                  f"{_number(row['hand_error'], 3, 9)}")
         real = block["real_video"]
         print(f"{'real':<10}{'':>9}{'':>8}{0.0:>10.2f}{real['flicker_reference']:>9.2f}"
               f"{real['pose_error_reference']:>10.3f}{_percent(real['pose_detected_reference']):>8}"
-              f"{_number(real['pose_error_pixels_reference'])}{_number(real['pose_error_normalized_reference'], 3)}")
-        print(f"warping error vs frame-by-frame (full / no-flow): x{block['warp_error_vs_frame_by_frame']:.2f}; "
-              f"pose error over {block['pose_frames']} frames with a person")
+              f"{_number(real['pose_error_pixels_reference'])}{_number(real['pose_error_normalized_reference'], 3)}"
+              f"{'':>9}{'':>10}{_number(real['face_error_reference'], 3, 9)}"
+              f"{_number(real['face_error_pixels_reference'])}{_number(real['hand_error_reference'], 3, 9)}")
+        print(f"pose error over {block['pose_frames']} frames with a person; face PSNR/SSIM over "
+              f"{block['face_frames']} frames with a face")
+        if "warp_error_vs_frame_by_frame" in block:
+            print(f"warping error vs frame-by-frame (full / no-flow): x{block['warp_error_vs_frame_by_frame']:.2f}")
+        else:
+            print(f"face refiner (full vs no-face): face PSNR {block['face_psnr_gain']:+.2f} dB (aim >= "
+                  f"+{FACE_TARGET_PSNR_GAIN}), face keypoint error x{_number(block['face_error_ratio'], 2, 0)} (aim <= "
+                  f"x{FACE_TARGET_ERROR_RATIO}): {'met' if block['face_target_met'] else 'not met'}")
 
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
-def _number(value: float | None, digits: int = 2) -> str:
-    return f"{'-':>8}" if value is None else f"{value:>8.{digits}f}"
+def _number(value: float | None, digits: int = 2, width: int = 8) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -336,6 +432,8 @@ def _number(value: float | None, digits: int = 2) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clip", default="sports2d", choices=list(CLIPS), help="the real clip and its crop")
+    parser.add_argument("--compare", default="flow", choices=list(COMPARISONS),
+                        help="what the second model lacks: the flow path (frame by frame) or the face refiner")
     parser.add_argument("--video", type=Path, default=None,
                         help="use this file instead of fetching the clip (the crop and frames still apply)")
     parser.add_argument("--frames", type=int, default=None, help="frames used (default: the clip's)")
@@ -355,9 +453,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK['frames']} frames at {QUICK['clip_size']} px, {QUICK['steps']} steps: a check")
     parser.add_argument("--strip", type=Path, default=None, help="frame strip PNG (default WORK/strip.png)")
+    parser.add_argument("--faces", type=Path, default=None,
+                        help="face crops PNG: real | each variant in the face region (default WORK/faces.png)")
     parser.add_argument("--json", type=Path, default=None, help="also write results.json (without rows) here")
     args = parser.parse_args(argv)
     args.clip_name, args.clip = args.clip, CLIPS[args.clip]
+    args.variants = COMPARISONS[args.compare]
     args.steps = args.steps or (QUICK["steps"] if args.quick else STEPS)
     if args.quick:
         args.clip_size = QUICK["clip_size"]
@@ -403,8 +504,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         return None
     training = json.loads((work / "training.json").read_text()) if (work / "training.json").is_file() else {}
     # What the stages recorded when they ran (perhaps on other machines), over this call's arguments.
-    settings = {**clip_settings(args), "preset": args.preset, "steps": args.steps, "seed": args.seed,
-                "device": args.device, "parallel": args.parallel, "threads": args.threads}
+    settings = {**clip_settings(args), "compare": args.compare, "preset": args.preset, "steps": args.steps,
+                "seed": args.seed, "device": args.device, "parallel": args.parallel, "threads": args.threads}
     settings |= outcome.get("prepare", {}).get("settings", {})
     settings |= {key: training[key] for key in ("preset", "steps", "device", "parallel", "threads") if key in training}
     evaluation = outcome["evaluate"] | {"seed": args.seed}
@@ -413,8 +514,10 @@ def main(argv: list[str] | None = None) -> dict | None:
                "evaluation": evaluation}
     (work / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     strip = draw_strip(work, evaluation, args.strip or work / "strip.png")
+    faces = draw_faces(work, evaluation, args.faces or work / "faces.png")
     print_table(results)
-    print(f"strip: {strip}; results: {work / 'results.json'}")
+    print(f"strip: {strip}; face crops: {faces or 'none (no face in the held-out frames)'}; "
+          f"results: {work / 'results.json'}")
     if args.json:
         without_rows = results | {"evaluation": {k: v for k, v in evaluation.items() if k != "rows"}}
         args.json.write_text(json.dumps(without_rows, indent=1) + "\n")

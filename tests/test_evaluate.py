@@ -257,6 +257,50 @@ def test_only_joints_visible_in_both_and_inside_the_frame_count():
     assert pose_error.frame_pose_error(condition[None], others, POSE_SIZE) == row
 
 
+def test_face_and_hand_errors_are_distances_over_the_size_of_the_part():
+    parts = pose_error.part_joints("mediapipe", 33)
+    assert np.flatnonzero(parts["face"]).tolist() == list(range(11))  # nose, eyes, ears, mouth
+    assert np.flatnonzero(parts["hand"]).tolist() == list(range(15, 23))  # wrists and the coarse hands
+    condition = standing_person()
+    detected = condition.copy()
+    detected[:11, :2] += (3.0, 4.0)  # the face 5 px off, the rest exact
+    row = pose_error.frame_pose_error(condition[None], detected[None], POSE_SIZE, parts)
+    face_size = np.hypot(40, 75)  # the bounding box of the condition's 11 face points
+    assert row["face_error_pixels"] == pytest.approx(5.0)
+    assert row["face_error"] == pytest.approx(5.0 / face_size)
+    assert row["hand_error"] == 0.0 and row["hand_error_pixels"] == 0.0
+    # nobody found: the part counts as missed (the cap), with no distance
+    missed = pose_error.frame_pose_error(condition[None], None, POSE_SIZE, parts)
+    assert missed["face_error"] == missed["hand_error"] == 1.0 and missed["face_error_pixels"] is None
+    # a face the condition does not show is not scored at all
+    faceless = condition.copy()
+    faceless[:11, 3] = 0.0
+    unscored = pose_error.frame_pose_error(faceless[None], detected[None], POSE_SIZE, parts)
+    assert unscored["face_error"] is None and unscored["hand_error"] == 0.0
+
+
+def test_face_psnr_and_ssim_measure_the_face_region_alone():
+    from v2vcli.evaluate.face_region import FACE_REGION_SCALE, FaceRegions, face_fidelity
+
+    condition = standing_person()
+    regions = FaceRegions([condition[None], None], POSE_SIZE, "mediapipe")
+    x0, y0, x1, y1 = regions.box(0, POSE_SIZE)
+    assert x1 - x0 == pytest.approx(75 * FACE_REGION_SCALE, abs=1) and y1 - y0 == pytest.approx(x1 - x0, abs=1)
+    face = condition[:11, :2]
+    assert (face[:, 0] >= x0).all() and (face[:, 0] < x1).all() and (face[:, 1] >= y0).all() and (face[:, 1] < y1).all()
+    assert regions.box(1, POSE_SIZE) is None  # nobody in that frame
+    # at half the size the keypoints are scaled, as for the pose error
+    assert regions.box(0, (100, 150)) == pytest.approx((x0 / 2, y0 / 2, x1 / 2, y1 / 2), abs=1)
+    real = cv2.resize(astronaut(), POSE_SIZE, interpolation=cv2.INTER_AREA) // 2
+    generated = real.copy()
+    generated[y0:y1, x0:x1] += 10  # 10 levels off in the face region, exact elsewhere
+    scores = face_fidelity(generated, real, (x0, y0, x1, y1))
+    assert scores["face_psnr"] == pytest.approx(10 * np.log10(255**2 / 100))
+    assert scores["face_psnr"] < metrics.psnr(generated, real) - 5  # the whole frame hides it
+    assert scores["face_ssim"] < 1.0 and face_fidelity(real, real, (x0, y0, x1, y1))["face_ssim"] == 1.0
+    assert face_fidelity(generated, real, None) == {"face_psnr": None, "face_ssim": None}
+
+
 def half(frames):
     return [cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
             for frame in frames]
@@ -315,6 +359,19 @@ def test_cli_eval_poses_reports_the_pose_error_and_the_reference_floor(person_vi
     table = CliRunner().invoke(app, [*arguments, "-o", str(tmp_path / "table")])
     assert table.exit_code == 0, table.output
     assert "pose error" in table.stdout and "pose found again" in table.stdout and "reference's own" in table.stdout
+    assert all(line in table.stdout for line in ("face PSNR", "face keypoint error", "hand keypoint error"))
+    assert summary["face_frames"] == 6 and summary["face_error"] > summary["face_error_reference"]
+
+
+def test_eval_with_poses_and_a_reference_scores_the_face(person_videos):
+    poses, same = person_videos["poses"], person_videos["same"]
+    exact = evaluate_videos(same, reference=same, poses=poses)["summary"]
+    blurred = evaluate_videos(person_videos["blurred"], reference=same, poses=poses)["summary"]
+    assert exact["face_frames"] == blurred["face_frames"] == 6  # the astronaut's face in every frame
+    assert exact["face_psnr"] == metrics.PSNR_CAP and exact["face_ssim"] == 1.0
+    assert exact["face_error"] < 0.1 and exact["face_error_reference"] < 0.1
+    # a blur loses the face (and the person): a face PSNR and SSIM far below identical, the face missed
+    assert blurred["face_psnr"] < 20.0 and blurred["face_ssim"] < 0.8 and blurred["face_error"] == 1.0
 
 
 def test_cli_eval_poses_for_another_frame_count_is_one_error_line(person_videos, tmp_path):

@@ -71,11 +71,13 @@ def test_two_scales_train_coarse_first_then_refine(labels):
     coarse["image"].sum().backward()
     grads = {name for name, p in generator.named_parameters() if p.grad is not None}
     assert grads and not grads & set(fine_names)
-    # while the finer scale warms up, the coarser one is held: only the finer scale gets gradients
+    # while the finer scale warms up, the coarser one is held: only the finer scale (and the face refiner,
+    # which works at the output's size) gets gradients
     generator.zero_grad(set_to_none=True)
     generator(labels, n_scales=2, frozen_scales=1)["image"].sum().backward()
     grads = {name for name, p in generator.named_parameters() if p.grad is not None}
-    assert grads and grads <= set(fine_names)
+    face_names = {name for name, _ in generator.named_parameters() if name.startswith("face.")}
+    assert grads and grads <= set(fine_names) | face_names and face_names
 
 
 def test_the_foreground_is_hallucinated_by_its_own_head_and_never_warped():
@@ -174,3 +176,23 @@ def test_vgg_loads_torchvision_layout_from_a_file(tmp_path, suffix):
     (tmp_path / "junk.pth").write_bytes(b"not a state dict")
     with pytest.raises(BadInput, match="junk.pth"):
         load_vgg19(tmp_path / "junk.pth")
+
+
+def test_pose_generators_return_the_face_box_they_refined_at_the_output_size(labels):
+    from v2vcli.models.face import face_side
+
+    torch.manual_seed(0)
+    config = make(n_scales_spatial=2)
+    generator = Generator(config).eval()
+    with torch.no_grad():
+        out = generator(labels)
+    assert out["face_box"].shape == (2, 5, 3) and out["face_box"].dtype == torch.long
+    sides = set(out["face_box"][..., 2].flatten().tolist())
+    assert sides <= {0, face_side(config, 32)} and face_side(config, 32) in sides
+    # a generator whose finer scale is untrained runs at half size: its boxes are given at full size
+    generator.trained_scales = 1
+    with torch.no_grad():
+        coarse = generator(labels)
+    assert coarse["image"].shape[-2:] == (32, 32)
+    assert set(coarse["face_box"][..., 2].flatten().tolist()) <= {0, 2 * face_side(config, 16)}
+    assert Generator(make(face=False))(labels).keys() == out.keys() - {"face_box"}

@@ -32,6 +32,9 @@ def _pose_lines(summary: dict, suffix: str) -> list[str]:
               else 100 * summary["pose_detected" + suffix], 1, "%"),
         _line("pose distance", summary["pose_error_pixels" + suffix], 2, "px", f"{compared} joints compared"),
         _line("pose distance / size", summary["pose_error_normalized" + suffix], 3, "", "where found"),
+        _line("face keypoint error", summary["face_error" + suffix], 3, "", "of the face's size, capped at 1"),
+        _line("face keypoint distance", summary["face_error_pixels" + suffix], 2, "px", "where found"),
+        _line("hand keypoint error", summary["hand_error" + suffix], 3, "", "of the hand's size, capped at 1"),
     ]
 
 
@@ -58,6 +61,10 @@ def summary_table(result: EvalResult) -> str:
         lines.append(_line("SSIM", summary["ssim"], 4))
     if result.poses:
         lines.append(f"poses       {result.poses}  ({summary['pose_frames']} frames with a person to find)")
+        if has_reference:
+            lines.append(_line("face PSNR", summary["face_psnr"], 2, "dB", f"in the face region, "
+                                                                            f"{summary['face_frames']} frames"))
+            lines.append(_line("face SSIM", summary["face_ssim"], 4))
         lines.extend(_pose_lines(summary, ""))
         if has_reference:
             lines.append("  the reference's own, found on the real frames:")
@@ -94,7 +101,8 @@ def evaluate(
     """Temporal warping error, flicker, (with --reference) PSNR and SSIM, and (with --poses) the pose error.
 
     The flow of the reference (else the condition video, else GENERATED itself) warps each frame onto the next.
-    With --poses, poses are detected on GENERATED again and compared with the ones it was generated from.
+    With --poses, poses are detected on GENERATED again and compared with the ones it was generated from,
+    the whole body and the face and hands alone; with --reference too, PSNR and SSIM in the face region.
 
     Levels are 8-bit intensity steps (0-255); docs/eval.md defines every metric.
     """

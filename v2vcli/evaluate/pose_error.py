@@ -10,7 +10,13 @@ maps were rendered from (the condition's `poses.json`). docs/eval.md defines the
   the condition's visible joints);
 - whether the person was found again at all: a generated blur yields no pose, and that counts;
 - the headline `pose_error`, which folds both into one number in [0, 1]: the size-normalized distance
-  capped at 1, with 1 for a person not found again (as wrong as a pose a whole body away).
+  capped at 1, with 1 for a person not found again (as wrong as a pose a whole body away);
+- the same for the face and the hands alone (`face_error`, `hand_error`): the points that show them
+  (`KeypointLayout.part_points`: mediapipe's 11 face points of the body, its wrists and coarse hands, and
+  the face mesh and hand landmarks where both sides have them), their distance divided by the size of
+  that part in the condition (the diagonal of its visible points' bounding box), capped at 1, and 1 where
+  the person or the part was not found again; a person whose condition shows fewer than 2 of the part's
+  points does not count.
 
 Landmarks are float32 (P, K, 5) as in `poses.json` (mediapipe: K = 33): x, y in pixels, z, visibility,
 presence.
@@ -31,8 +37,11 @@ from v2vcli.preprocess.pose_backend import DEFAULT_POSE_BACKEND
 MIN_VISIBILITY = 0.5
 ERROR_CAP = 1.0  # a person's normalized error is capped here; a person not found again scores it
 
-# Per-frame values (one row per frame in `v2v eval`'s CSV); None where the frame has no condition person.
-FRAME_FIELDS = ("pose_error", "pose_error_normalized", "pose_error_pixels", "pose_joints", "pose_detected")
+PARTS = ("face", "hand")  # the parts scored on their own (KeypointLayout group kinds)
+# Per-frame values (one row per frame in `v2v eval`'s CSV); None where the frame has no condition person
+# (a part's: none whose condition shows that part).
+FRAME_FIELDS = ("pose_error", "pose_error_normalized", "pose_error_pixels", "pose_joints", "pose_detected",
+                *(f"{part}_error{suffix}" for part in PARTS for suffix in ("", "_pixels")))
 
 
 def visible_joints(person: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -56,7 +65,8 @@ def match_person(condition: np.ndarray, detected: np.ndarray | None, size: tuple
 
     condition: (33, 5) with at least 2 visible joints; detected: (P, 33, 5) or None.
     Returns {"pixels": mean distance over the joints visible in both, "normalized": that / person_size,
-    "joints": how many joints were compared}, or None when no detected person shares a visible joint.
+    "joints": how many joints were compared, "person": the detected (33, 5)}, or None when no detected
+    person shares a visible joint.
     """
     if detected is None or len(detected) == 0:
         return None
@@ -70,8 +80,25 @@ def match_person(condition: np.ndarray, detected: np.ndarray | None, size: tuple
         distances = np.hypot(*(candidate[common, :2] - condition[common, :2]).T)
         pixels = float(distances.mean())
         if best is None or pixels < best["pixels"]:
-            best = {"pixels": pixels, "normalized": pixels / max(scale, 1e-6), "joints": int(common.sum())}
+            best = {"pixels": pixels, "normalized": pixels / max(scale, 1e-6), "joints": int(common.sum()),
+                    "person": candidate}
     return best
+
+
+def part_error(condition: np.ndarray, found: np.ndarray | None, joints: np.ndarray,
+               size: tuple[int, int]) -> tuple[float, float | None] | None:
+    """One part's error for one condition person (K, 5) and the person found for it (K, 5) or None:
+    (distance / the part's size capped at ERROR_CAP, or ERROR_CAP where the part was not found again;
+    the distance in pixels, None where not found), or None when the condition shows fewer than 2 of the
+    part's points. joints: bool (K,), the part's points."""
+    wanted = visible_joints(condition, size) & joints
+    if wanted.sum() < 2:
+        return None
+    common = wanted & visible_joints(found, size) if found is not None else np.zeros_like(wanted)
+    if not common.any():
+        return ERROR_CAP, None
+    pixels = float(np.hypot(*(found[common, :2] - condition[common, :2]).T).mean())
+    return min(pixels / max(person_size(condition[wanted, :2]), 1e-6), ERROR_CAP), pixels
 
 
 def scored_people(condition: np.ndarray | None, size: tuple[int, int]) -> list[np.ndarray]:
@@ -81,9 +108,11 @@ def scored_people(condition: np.ndarray | None, size: tuple[int, int]) -> list[n
     return [person for person in condition if visible_joints(person, size).sum() >= 2]
 
 
-def frame_pose_error(condition: np.ndarray | None, detected: np.ndarray | None, size: tuple[int, int]) -> dict:
+def frame_pose_error(condition: np.ndarray | None, detected: np.ndarray | None, size: tuple[int, int],
+                     parts: dict[str, np.ndarray] | None = None) -> dict:
     """The FRAME_FIELDS of one frame: condition and detected landmarks (P, 33, 5) or None, both in the
-    pixels of a frame of `size` (W, H).
+    pixels of a frame of `size` (W, H); parts: part name -> bool (K,) its points (`part_joints`), the
+    parts scored (none by default).
 
     pose_error: mean over the condition's people of min(normalized distance, ERROR_CAP), ERROR_CAP for a
     person not found; pose_error_normalized / pose_error_pixels / pose_joints: means over the people
@@ -103,7 +132,28 @@ def frame_pose_error(condition: np.ndarray | None, detected: np.ndarray | None, 
         for field, key in (("pose_error_normalized", "normalized"), ("pose_error_pixels", "pixels"),
                            ("pose_joints", "joints")):
             row[field] = float(np.mean([match[key] for match in found]))
+    for part, joints in (parts or {}).items():
+        scores = [part_error(person, match["person"] if match else None, joints, size)
+                  for person, match in zip(people, matches, strict=True)]
+        scores = [score for score in scores if score is not None]
+        if scores:
+            row[f"{part}_error"] = float(np.mean([error for error, _ in scores]))
+            pixels = [distance for _, distance in scores if distance is not None]
+            row[f"{part}_error_pixels"] = float(np.mean(pixels)) if pixels else None
     return row
+
+
+def part_joints(backend: str, count: int) -> dict[str, np.ndarray]:
+    """PARTS -> bool (count,): the points of each part in the layout of pose backend `backend`."""
+    from v2vcli.preprocess.pose_backend import pose_layout
+
+    layout = pose_layout(backend)
+    masks = {}
+    for part in PARTS:
+        mask = np.zeros(count, dtype=bool)
+        mask[[index for index in layout.part_points(part) if index < count]] = True
+        masks[part] = mask
+    return masks
 
 
 def load_condition_poses(path: Path | str, frame_count: int, video: Path | str) -> tuple[dict, list]:
@@ -135,6 +185,8 @@ class PoseScorer:
 
         self.frames, self.condition_size, self.index = frames, condition_size, 0
         people = max((len(landmarks) for landmarks in frames if landmarks is not None), default=1)
+        points = next((landmarks.shape[1] for landmarks in frames if landmarks is not None), 0)
+        self.parts = part_joints(backend, points)
         config = PoseConfig(backend=backend, model=Path(pose_model) if pose_model else None,
                             num_poses=max(1, people))
         self._estimator = PoseEstimator(fps, config)
@@ -155,5 +207,5 @@ class PoseScorer:
             condition = condition.copy()
             condition[..., 0] *= size[0] / self.condition_size[0]
             condition[..., 1] *= size[1] / self.condition_size[1]
-        return frame_pose_error(condition, found.landmarks if found is not None else None, size)
+        return frame_pose_error(condition, found.landmarks if found is not None else None, size, self.parts)
 

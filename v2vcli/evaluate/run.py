@@ -1,5 +1,6 @@
 """Evaluate a generated video, streaming: temporal warping error, flicker, PSNR/SSIM against a reference,
-and the pose error against the condition's keypoints (v2vcli.evaluate.pose_error).
+and the pose error against the condition's keypoints (v2vcli.evaluate.pose_error); with both, PSNR/SSIM
+in the face region (v2vcli.evaluate.face_region).
 
 Only the current and the previous frame of each video are held (plus the readers' small decode
 queues), so memory stays bounded whatever the length.
@@ -18,6 +19,7 @@ import numpy as np
 
 from v2vcli.errors import BadInput
 from v2vcli.evaluate import metrics
+from v2vcli.evaluate.face_region import FaceRegions, face_fidelity
 from v2vcli.evaluate.pose_error import ERROR_CAP, PoseScorer, load_condition_poses
 from v2vcli.evaluate.pose_error import FRAME_FIELDS as POSE_FIELDS
 from v2vcli.flow.compute import STILL_MOTION  # px of self-flow below which a pixel counts as static (no guide)
@@ -41,6 +43,8 @@ COLUMNS = (
     "static_fraction",
     "psnr",
     "ssim",
+    "face_psnr",
+    "face_ssim",
     *POSE_FIELDS,
     *(f"{field}_reference" for field in POSE_FIELDS),
 )
@@ -95,8 +99,8 @@ class EvalResult(Result):
     "relative to the reference" or "absolute". frames, width, height: of the generated video; fps: its
     frame rate. static_threshold (with a guide video) or still_motion (without): what counts as static.
     psnr_cap; pose_error_cap (with poses). summary: metric -> its value over the video (None where it
-    does not apply), and pose_frames. rows: one dict per frame with the keys of COLUMNS (in metrics.csv,
-    not in the JSON). outputs: the report folder and each file written, warnings: what was said on stderr
+    does not apply), pose_frames and face_frames. rows: one dict per frame with the keys of COLUMNS (in
+    metrics.csv, not in the JSON). outputs: the report folder and each file written, warnings: what was said on stderr
     (run_evaluation only). Errors are in 8-bit levels (0-255), PSNR in dB, SSIM in [-1, 1] (docs/eval.md).
     """
 
@@ -153,8 +157,10 @@ def evaluate_videos(
     the keys of COLUMNS), and what was measured how (its fields).
     Errors are in 8-bit levels (0-255), PSNR in dB (capped), SSIM in [-1, 1]; docs/eval.md defines them.
     With `poses` (the condition's poses.json), poses are detected on every generated (and reference)
-    frame and compared with the condition's: the pose_* columns, in [0, 1] and pixels at the generated
-    size (v2vcli.evaluate.pose_error), `pose_frames` in the summary, and `poses` in the result.
+    frame and compared with the condition's: the pose_*, face_error* and hand_error* columns, in [0, 1]
+    and pixels at the generated size (v2vcli.evaluate.pose_error), `pose_frames` in the summary, and
+    `poses` in the result; with a reference too, face_psnr and face_ssim in each frame's face region
+    (v2vcli.evaluate.face_region) and `face_frames` (the frames that have one) in the summary.
     BadInput when a file cannot be read, when both reference and condition are given, or when the
     videos (or the poses) differ in size or frame count.
     """
@@ -178,12 +184,14 @@ def evaluate_videos(
 
     with contextlib.ExitStack() as scorers:
         pose_scorers = {}
+        faces = None
         if condition_poses is not None:
             condition_size = (header["width"], header["height"])
+            faces = FaceRegions(condition_poses, condition_size, header["backend"]) if reference is not None else None
             for video in ("generated", "reference") if reference is not None else ("generated",):
                 pose_scorers[video] = scorers.enter_context(
                     PoseScorer(condition_poses, condition_size, info.fps, pose_model, header["backend"]))
-        rows = _frame_rows(readers, info, reference is not None, static_threshold, pose_scorers, quiet)
+        rows = _frame_rows(readers, info, reference is not None, static_threshold, pose_scorers, faces, quiet)
 
     summary = {column: _mean([row[column] for row in rows]) for column in COLUMNS if column != "frame"}
     # Pooled over all static pixels, so a pair with a sliver of static area weighs little.
@@ -192,6 +200,7 @@ def evaluate_videos(
         if summary[column] is not None:
             summary[column] = sum(value * weight for value, weight in pooled) / sum(weight for _, weight in pooled)
     summary["pose_frames"] = sum(row["pose_error"] is not None for row in rows) if poses is not None else None
+    summary["face_frames"] = sum(row["face_psnr"] is not None for row in rows) if faces is not None else None
     return EvalResult(
         generated=str(generated),
         reference=str(reference) if reference is not None else None,
@@ -214,8 +223,9 @@ def evaluate_videos(
 
 
 def _frame_rows(readers: list[VideoReader], info: VideoInfo, has_reference: bool, static_threshold: float,
-                pose_scorers: dict[str, PoseScorer], quiet: bool) -> list[dict]:
-    """One row of COLUMNS per frame of the generated video (readers[0]) guided by readers[1], if any."""
+                pose_scorers: dict[str, PoseScorer], faces: FaceRegions | None, quiet: bool) -> list[dict]:
+    """One row of COLUMNS per frame of the generated video (readers[0]) guided by readers[1], if any;
+    `faces` (with a reference and poses) gives the face region of each frame."""
     has_guide = len(readers) > 1
     flow = _Flow()
     pixels = info.width * info.height
@@ -233,6 +243,8 @@ def _frame_rows(readers: list[VideoReader], info: VideoInfo, has_reference: bool
         if real is not None:
             row["psnr"] = metrics.psnr(frame, real)
             row["ssim"] = metrics.ssim(frame, real)
+            if faces is not None:
+                row.update(face_fidelity(frame, real, faces.box(index, (info.width, info.height))))
         if "generated" in pose_scorers:
             row.update(pose_scorers["generated"](frame))
         if "reference" in pose_scorers:

@@ -4,6 +4,8 @@ Both are multi-scale PatchGANs: each scale sees the input average-pooled by 2 mo
 returns its intermediate features (for the feature-matching loss) and a patch prediction map.
 
 - Image D judges single frames: input = condition map (C channels) + image (3 channels).
+- Face D (pose models with the face refiner, models/face.py) judges the face box of single frames:
+  input = the condition map's box (C channels) + the image's box (3 channels).
 - Temporal D number k (k = 0 .. n_scales_temporal-1) judges K = n_frames_D frames taken every K^k
   frames (1, K, K^2 ... frames apart, so coarser temporal scales see longer motions), concatenated
   with the K-1 ground-truth flows between them, divided by FLOW_SCALE so that they span about the
@@ -20,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from v2vcli.config import ModelConfig
+from v2vcli.models.face import uses_face
 from v2vcli.models.warp import compose_flow
 
 Features = list[list[torch.Tensor]]
@@ -71,7 +74,7 @@ class MultiScaleDiscriminator(nn.Module):
 
 
 class Discriminators(nn.Module):
-    """The image discriminator and the temporal discriminators, as one module (one DDP wrapper)."""
+    """The image, temporal and face discriminators, as one module (one DDP wrapper)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -84,16 +87,21 @@ class Discriminators(nn.Module):
             MultiScaleDiscriminator(temporal_in, config.ndf, config.n_layers_D, config.num_D)
             for _ in range(config.n_scales_temporal)
         )
+        # One scale: a face box is a few tens of pixels.
+        self.face = MultiScaleDiscriminator(image_in, config.ndf, config.n_layers_D, 1) if uses_face(config) else None
 
     def forward(self, image_input: torch.Tensor | None,
-                temporal_inputs: list[torch.Tensor | None] | None = None) -> dict[str, object]:
-        """image_input (N, C+3, H, W); temporal_inputs[k] (N, K*3 + (K-1)*2, H, W) or None to skip.
-        Returns {"image": Features or None, "temporal": [Features or None per temporal scale]}."""
+                temporal_inputs: list[torch.Tensor | None] | None = None,
+                face_input: torch.Tensor | None = None) -> dict[str, object]:
+        """image_input (N, C+3, H, W); temporal_inputs[k] (N, K*3 + (K-1)*2, H, W) or None to skip;
+        face_input (M, C+3, s, s) face boxes or None. Returns {"image": Features or None, "temporal":
+        [Features or None per temporal scale], "face": Features or None}."""
         temporal_inputs = temporal_inputs or [None] * len(self.temporal)
         return {
             "image": self.image(image_input) if image_input is not None else None,
             "temporal": [net(x) if x is not None else None
                          for net, x in zip(self.temporal, temporal_inputs, strict=True)],
+            "face": self.face(face_input) if face_input is not None and self.face is not None else None,
         }
 
 

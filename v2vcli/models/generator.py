@@ -26,6 +26,10 @@ foreground, which is never warped: x_t = f * h_fg + (1 - f) * (m * warped + (1 -
 foreground f in [0, 1] is read off the current condition map (`foreground_mask`), so generation needs
 nothing that training had not. The "hallucinated" output is then f * h_fg + (1 - f) * h_bg.
 
+With `face` (pose models), a face refiner (models/face.py) redraws a fixed-size box around the face of
+every output frame, found from the condition maps of the frame and the ones before it; the refined frame
+is the output (and what the next frame warps), and its box is returned as `face_box`.
+
 A generator whose finer scales are not trained yet (a checkpoint from the first stages of progressive
 training) has `trained_scales` below its scale count: called on full-size inputs it runs the trained
 scales at their own size and upsamples the result, rather than an untrained enhancer.
@@ -38,49 +42,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from v2vcli.config import ModelConfig
+from v2vcli.models.blocks import ResidualBlock, decoder, encoder, head
+from v2vcli.models.face import FaceRefiner, uses_face
 from v2vcli.models.foreground import foreground_mask
 from v2vcli.models.warp import resample
-
-
-def conv_norm_relu(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2, padding_mode="reflect"),
-        nn.InstanceNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
-
-
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int):
-        super().__init__()
-        self.body = nn.Sequential(
-            conv_norm_relu(channels, channels, 3),
-            nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"),
-            nn.InstanceNorm2d(channels),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-def encoder(in_channels: int, width: int, n_down: int) -> nn.Sequential:
-    layers = [conv_norm_relu(in_channels, width, 7)]
-    for index in range(n_down):
-        layers.append(conv_norm_relu(width * 2**index, width * 2 ** (index + 1), 3, stride=2))
-    return nn.Sequential(*layers)
-
-
-def decoder(width: int, n_up: int) -> nn.Sequential:
-    """Nearest upsampling + 3x3 convolution (no transposed-convolution checkerboard)."""
-    layers = []
-    for index in range(n_up, 0, -1):
-        layers += [nn.Upsample(scale_factor=2, mode="nearest"),
-                   conv_norm_relu(width * 2**index, width * 2 ** (index - 1), 3)]
-    return nn.Sequential(*layers)
-
-
-def head(width: int, channels: int) -> nn.Conv2d:
-    return nn.Conv2d(width, channels, 7, padding=3, padding_mode="reflect")
 
 
 class ScaleNetwork(nn.Module):
@@ -134,6 +99,7 @@ class Generator(nn.Module):
         self.config = config
         self.scales = nn.ModuleList(ScaleNetwork(config, scale) for scale in range(config.n_scales_spatial))
         self.trained_scales = config.n_scales_spatial
+        self.face = FaceRefiner(config) if uses_face(config) else None
 
     @property
     def n_previous(self) -> int:
@@ -144,8 +110,8 @@ class Generator(nn.Module):
         """One frame. labels (B, (L+1)*C, H, W), the current frame's C channels last; images (B, L*3, H, W)
         (zeros for a start frame); previous: the last generated frame (B, 3, H, W) or None for a start
         frame; H, W at the finest active scale. The first `frozen_scales` scales run without gradient.
-        Returns image, hallucinated, warped (B, 3, H, W), flow (B, 2, H, W), mask (B, 1, H, W), and with
-        fg_separation foreground (B, 1, H, W)."""
+        Returns image, hallucinated, warped (B, 3, H, W), flow (B, 2, H, W), mask (B, 1, H, W), with
+        fg_separation foreground (B, 1, H, W), with the face refiner face_box (B, 3) int64 (models/face.py)."""
         active = n_scales or len(self.scales)
         start = previous is None
         features = None
@@ -169,16 +135,24 @@ class Generator(nn.Module):
         batch, _, height, width = background.shape
         if flow_features is None:
             zeros = background.new_zeros((batch, 1, height, width))
-            return {"image": hallucinated, "hallucinated": hallucinated, "warped": torch.zeros_like(background),
-                    "flow": zeros.expand(-1, 2, -1, -1), "mask": zeros, **outputs}
+            return self._with_face(labels, {"image": hallucinated, "hallucinated": hallucinated,
+                                            "warped": torch.zeros_like(background),
+                                            "flow": zeros.expand(-1, 2, -1, -1), "mask": zeros, **outputs})
         flow = finest.flow_head(flow_features) * self.config.flow_gain
         mask = torch.sigmoid(finest.mask_head(flow_features))
         warped = resample(previous, flow)
         image = mask * warped + (1 - mask) * background
         if foreground is not None:
             image = foreground * person + (1 - foreground) * image
-        return {"image": image, "hallucinated": hallucinated, "warped": warped, "flow": flow, "mask": mask,
-                **outputs}
+        return self._with_face(labels, {"image": image, "hallucinated": hallucinated, "warped": warped, "flow": flow,
+                                        "mask": mask, **outputs})
+
+    def _with_face(self, labels: torch.Tensor, outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The frame's outputs with its face box refined (models/face.py) and `face_box` (B, 3) added."""
+        if self.face is None:
+            return outputs
+        outputs["image"], outputs["face_box"] = self.face(labels, outputs["image"])
+        return outputs
 
     def forward(self, labels: torch.Tensor, previous_labels: torch.Tensor | None = None,
                 previous_images: torch.Tensor | None = None, n_scales: int | None = None,
@@ -193,8 +167,8 @@ class Generator(nn.Module):
             them; None: the trained ones, H, W being the full size (generation).
         frozen_scales: the first this-many scales run without gradient (a new scale's warm-up).
         Returns a dict of (B, T, ...) tensors: image, hallucinated, warped, flow, mask (and foreground
-            with fg_separation), and `start` (T,) bool, True for start frames (their flow, mask and
-            warped are zeros).
+            with fg_separation, face_box with the face refiner), and `start` (T,) bool, True for start
+            frames (their flow, mask and warped are zeros).
         """
         if n_scales is None and self.trained_scales < len(self.scales):
             return self._coarser(labels, previous_labels, previous_images)
@@ -238,7 +212,9 @@ class Generator(nn.Module):
         out = self.forward(shrink(labels), shrink(previous_labels), shrink(previous_images), self.trained_scales)
         size = labels.shape[-2:]
         for key, value in out.items():
-            if key != "start":
+            if key == "face_box":  # x, y and side, in pixels
+                out[key] = value * factor
+            elif key != "start":
                 grown = F.interpolate(value.flatten(0, 1).float(), size=size, mode="bilinear", align_corners=False)
                 out[key] = (grown * factor if key == "flow" else grown).to(value.dtype).unflatten(0, value.shape[:2])
         return out

@@ -240,6 +240,28 @@ class KeypointLayout:
         """(count, 3) uint8 RGB, one colour per point."""
         return palette(self.count, offset=0.5)
 
+    def part_points(self, kind: str) -> tuple[int, ...]:
+        """The points that show a part of the person (a group kind, "face" or "hand"): the body points
+        its groups replace (the body's coarse face or hand) and their anchors, then the groups' own points.
+        Empty for a layout without such a group."""
+        groups = [group for group in self.groups if group.kind == kind]
+        body = sorted({index for group in groups for index in (*group.replaces, group.anchor) if index is not None})
+        return tuple(body) + tuple(index for group in groups for index in group.indices)
+
+    def part_colours(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """(colours drawn for part `kind`, every other colour drawn), each (N, 3) uint8 RGB, as render_pose
+        draws them: a part's lines (its groups' lines and the body lines between its body points) and its
+        dotted points. Telling a part apart in a rendering (the face box of v2vcli.models.face) needs
+        both: a pixel belongs to the part when its colour is nearer to the first than to the second."""
+        points = set(self.part_points(kind))
+        in_part = np.array([line_kind == kind or (line_kind == "body" and start in points and end in points)
+                            for start, end, line_kind in self.lines], dtype=bool)
+        dotted = np.array([point_kind != "face" for point_kind in self.point_kinds], dtype=bool)
+        joint_in_part = np.isin(np.arange(self.count), list(points))
+        part = np.concatenate([self.limb_colours[in_part], self.joint_colours[dotted & joint_in_part]])
+        other = np.concatenate([self.limb_colours[~in_part], self.joint_colours[dotted & ~joint_in_part]])
+        return part, other
+
     def describe(self) -> dict:
         """The layout as poses.json records it (for people and other tools; v2v reads it back by backend name)."""
         return {

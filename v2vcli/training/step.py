@@ -3,10 +3,11 @@
 For each chunk of `frames_per_chunk` frames:
   1. G generates the chunk, conditioned on the previous chunk's last L generated frames, which are
      detached: gradients stop at chunk boundaries, so memory does not grow with the clip length.
-  2. D step: the image D on (label, frame) pairs (and on the raw hallucinations, with the flow path)
-     and each temporal D on every window of frames + ground-truth flow that ends in the chunk (earlier
-     generated frames of the clip, detached, complete the windows), real against generated
-     (detached); the "D" loss terms (terms.py) are summed.
+  2. D step: the image D on (label, frame) pairs (and on the raw hallucinations, with the flow path),
+     the face D on the face boxes the generator's face refiner used (pose models), and each temporal D
+     on every window of frames + ground-truth flow that ends in the chunk (earlier generated frames of
+     the clip, detached, complete the windows), real against generated (detached); the "D" loss terms
+     (terms.py) are summed.
   3. G step: the same judged again by the updated discriminators; the "G" loss terms are summed.
 Networks are called once per backward (DistributedDataParallel needs that); the G step judges with the
 unwrapped discriminators, frozen, so no gradient reaches them or their gradient synchronisation. The
@@ -27,6 +28,7 @@ from v2vcli.models.discriminators import image_input, temporal_input, temporal_s
 from v2vcli.models.losses import PerceptualLoss
 from v2vcli.models.warp import resize_flow
 from v2vcli.training.distributed import unwrap
+from v2vcli.training.face import FaceBoxes, face_boxes
 from v2vcli.training.schedule import Phase
 from v2vcli.training.terms import Judgement, LossContext, apply_terms
 
@@ -51,19 +53,23 @@ def resize_batch(batch: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[
 
 
 def judge(discriminators, labels: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, raw: torch.Tensor | None,
-          windows: list[Window | None]) -> tuple[Judgement, list[Judgement | None]]:
+          windows: list[Window | None], faces: FaceBoxes | None) -> dict[str, object]:
     """One call of the discriminators on real and generated inputs together, split into judgements.
 
     labels, real, fake, raw (the raw hallucinations, or None): (B, T, C, H, W); windows: per temporal
-    scale, the (real, generated) temporal inputs, or None where the clip is too short. Returns the image
-    judgement and one per temporal scale.
+    scale, the (real, generated) temporal inputs, or None where the clip is too short; faces: the face
+    boxes of real and generated frames, or None. Returns LossContext's judgement fields: "image",
+    "temporal" (one per temporal scale), "face" (None without face boxes) and "faces" (the boxes).
     """
     frames = [real, fake] if raw is None else [real, fake, raw]
     judged = discriminators(torch.cat([image_input(labels, images) for images in frames]),
-                            [None if pair is None else torch.cat(pair) for pair in windows])
+                            [None if pair is None else torch.cat(pair) for pair in windows],
+                            None if faces is None else faces.discriminator_input())
     temporal = [None if outputs is None else Judgement.split(outputs, windows[scale][0].shape[0])
                 for scale, outputs in enumerate(judged["temporal"])]
-    return Judgement.split(judged["image"], real.shape[0] * real.shape[1], len(frames)), temporal
+    face = None if judged["face"] is None else Judgement.split(judged["face"], faces.real.shape[0])
+    return {"image": Judgement.split(judged["image"], real.shape[0] * real.shape[1], len(frames)),
+            "temporal": temporal, "face": face, "faces": faces}
 
 
 class StepRunner:
@@ -150,23 +156,26 @@ class StepRunner:
             fake_window = temporal_input(fake_sequence, flow_sequence, model, scale, windows=end - begin)
             windows.append(None if real_window is None else (real_window, fake_window))
 
-        def context(judged: tuple[Judgement, list[Judgement | None]]) -> LossContext:
-            return LossContext(self.config.train, model, out, real, chunk_labels, images, flows, begin, *judged,
+        def context(judged: dict[str, object]) -> LossContext:
+            return LossContext(self.config.train, model, out, real, chunk_labels, images, flows, begin, **judged,
                                previous=previous, perceptual=self.perceptual)
 
+        boxes = out.get("face_box")
         # Discriminator step, on the generated frames detached
         unwrap(self.discriminators).requires_grad_(True)
         detached = [None if pair is None else (pair[0], pair[1].detach()) for pair in windows]
         with self.autocast():
             raw_detached = None if raw is None else raw.detach()
-            judged = judge(self.discriminators, chunk_labels, real, fake.detach(), raw_detached, detached)
+            judged = judge(self.discriminators, chunk_labels, real, fake.detach(), raw_detached, detached,
+                           face_boxes(chunk_labels, real, fake.detach(), boxes))
             losses, loss_D = apply_terms("D", context(judged))
         self.backward_step(loss_D, self.optimizer_D)
 
         # Generator step, judged by the updated discriminators (frozen: no gradient reaches them)
         frozen = unwrap(self.discriminators).requires_grad_(False)
         with self.autocast():
-            generator_losses, loss_G = apply_terms("G", context(judge(frozen, chunk_labels, real, fake, raw, windows)))
+            judged = judge(frozen, chunk_labels, real, fake, raw, windows, face_boxes(chunk_labels, real, fake, boxes))
+            generator_losses, loss_G = apply_terms("G", context(judged))
         self.backward_step(loss_G, self.optimizer_G)
         if self.scaler is not None:
             self.scaler.update()

@@ -39,6 +39,7 @@ from v2vcli.models.losses import (
     warp_loss,
 )
 from v2vcli.models.warp import photometric_confidence
+from v2vcli.training.face import FaceBoxes
 
 NETWORKS = ("G", "D")
 Features = list[list[torch.Tensor]]
@@ -107,6 +108,8 @@ class LossContext:
         (labels, generated["hallucinated"]) when the model has the flow path.
     temporal: per temporal discriminator scale, its judgement of the windows ending at the chunk's
         frames, or None where the clip is too short for that scale.
+    face, faces: the face discriminator on (labels, real) against (labels, generated) face boxes, and those
+        boxes (v2vcli.training.face); None without a face refiner or without a face in the chunk.
     previous: the frame generated just before the chunk (B, 3, H, W), without gradient; None at the
         start of a clip.
     perceptual: the VGG19 perceptual loss, None without VGG weights.
@@ -124,6 +127,8 @@ class LossContext:
     begin: int
     image: Judgement
     temporal: list[Judgement | None]
+    face: Judgement | None = None
+    faces: FaceBoxes | None = None
     previous: torch.Tensor | None = None
     perceptual: PerceptualLoss | None = None
 
@@ -329,3 +334,37 @@ def generator_output_warp(context: LossContext) -> torch.Tensor | None:
     frames = context.output_frames
     return None if frames is None else output_warp_loss(frames.current, frames.previous, frames.flow,
                                                         frames.confidence)
+
+
+# --- the face (Everybody Dance Now's face GAN; the face refiner is v2vcli.models.face) ---
+
+
+@loss_term("D", "face", weight="lambda_face_gan")
+def discriminator_face(context: LossContext) -> torch.Tensor | None:
+    """The face D on real face boxes against generated ones."""
+    if context.face is None:
+        return None
+    mode = context.train.gan_mode
+    return 0.5 * (gan_loss(context.face.real, True, mode) + gan_loss(context.face.fake, False, mode))
+
+
+@loss_term("G", "face_gan", weight="lambda_face_gan")
+def generator_face_gan(context: LossContext) -> torch.Tensor | None:
+    """Adversarial + feature matching (weighed as the image one's) against the face D."""
+    if context.face is None:
+        return None
+    train = context.train
+    return gan_loss(context.face.fake, True, train.gan_mode, for_discriminator=False) \
+        + train.lambda_feat * feature_matching(context.face.fake, context.face.real)
+
+
+@loss_term("G", "face", weight="lambda_face")
+def generator_face(context: LossContext) -> torch.Tensor | None:
+    """The generated face box against the real one: L1, plus the perceptual loss where VGG weights are."""
+    faces = context.faces
+    if faces is None:
+        return None
+    total = F.l1_loss(faces.fake.float(), faces.real.float())
+    if context.perceptual is not None:
+        total = total + context.perceptual(faces.fake, faces.real)
+    return total
