@@ -27,11 +27,14 @@ if not __package__:  # run as `python benchmarks/run_all.py`: make the package i
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import (  # noqa: E402
+    bench_batch,
     bench_dance,
     bench_flow,
     bench_generate,
     bench_io,
+    bench_loader,
     bench_pose,
+    bench_prepare,
     bench_segment,
     bench_train,
     report,
@@ -44,7 +47,8 @@ from v2vcli.errors import BadInput  # noqa: E402
 
 STAGES = {stage.name: stage for stage in (
     bench_io.STAGE, bench_pose.STAGE, bench_pose.DETAIL_STAGE, bench_segment.STAGE, bench_flow.STAGE,
-    *bench_train.STAGES, bench_generate.STAGE, bench_dance.STAGE, bench_generate.CUDA_STAGE)}
+    bench_prepare.STAGE, *bench_train.STAGES, *bench_loader.STAGES, bench_generate.STAGE, bench_dance.STAGE,
+    bench_generate.CUDA_STAGE, bench_batch.STAGE)}
 SIZES, QUICK_SIZES = ((256, 256), (512, 256)), ((128, 128), (256, 128))
 
 

@@ -12,8 +12,10 @@ from v2vcli.config import DataConfig
 from v2vcli.data import ClipDataset, choose_size, open_dataset
 from v2vcli.data.synthetic import write_shapes_dataset
 from v2vcli.errors import BadInput
+from v2vcli.flow.storage import read_flow, write_compact_flow
 from v2vcli.io.frames import write_image
 from v2vcli.models.warp import photometric_confidence
+from v2vcli.training.trainer import default_workers
 
 
 @pytest.fixture
@@ -53,6 +55,42 @@ def test_augmentation_keeps_frames_labels_and_flow_paired(dataset):
     assert trusted["flow"] > trusted["none"] + 0.1 and trusted["flow"] > trusted["mirrored"] + 0.1
 
 
+def compact_flows(root) -> None:
+    """Rewrite a dataset's float16 .npy flow as `v2v prepare` now stores it (16-bit PNG)."""
+    for path in sorted(root.glob("*/flow_backward/*.npy")):
+        write_compact_flow(path.with_suffix(".png"), read_flow(path))
+        path.unlink()
+
+
+def overwritten_compact_flow(root, image: np.ndarray) -> None:
+    """The dataset's flow made compact, then clip01's first field replaced by `image` (a PNG)."""
+    import cv2
+
+    compact_flows(root)
+    cv2.imwrite(str(root / "clip01/flow_backward/000000.png"), image)
+
+
+def test_datasets_with_float16_flow_still_load_and_compact_flow_gives_the_same_clips(dataset):
+    info = open_dataset(dataset)
+    assert info.sequences[0].flows[0].name == "000000.npy"
+    clips = ClipDataset(info, DataConfig(), info.size, seed=0, frames_at=lambda index: 6)
+    before = clips.load(info.sequences[1], 0, 6)["flows"]
+    compact_flows(dataset)
+    info = open_dataset(dataset)
+    assert [path.name for path in info.sequences[1].flows] == [f"{index:06d}.png" for index in range(5)]
+    after = ClipDataset(info, DataConfig(), info.size, seed=0, frames_at=lambda index: 6).load(info.sequences[1], 0, 6)
+    assert before[1:].abs().max() > 1 and (after["flows"] - before).abs().max() <= 1 / 64 + 1e-3
+
+
+@pytest.mark.parametrize("device, cores, processes, workers", [
+    ("cpu", 16, 1, 0), ("cuda", 16, 1, 8), ("cuda", 4, 1, 3), ("cuda", 64, 8, 7), ("cuda", 8, 8, 1)])
+def test_default_loader_workers_follow_the_cores_on_cuda_and_stay_off_on_a_cpu(monkeypatch, device, cores,
+                                                                               processes, workers):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(processes))
+    assert default_workers(device) == workers
+
+
 def test_flow_is_computed_when_the_dataset_has_none(tmp_path):
     info = open_dataset(write_shapes_dataset(tmp_path / "noflow", frames=5, flow=False, masks=False))
     sample = ClipDataset(info, DataConfig(), (64, 64), seed=0, frames_at=lambda index: 5)[0]
@@ -70,6 +108,10 @@ def test_flow_is_computed_when_the_dataset_has_none(tmp_path):
      "clip01/masks/000005.png is missing"),
     (lambda root: np.save(root / "clip00/flow_backward/000000.npy", np.zeros((4, 4, 2), np.float16)),
      "clip00/flow_backward/000000.npy has shape (4, 4, 2), expected (48, 64, 2)"),
+    (lambda root: overwritten_compact_flow(root, np.zeros((96, 64), np.uint8)),
+     "clip01/flow_backward/000000.png is not a readable flow field"),
+    (lambda root: overwritten_compact_flow(root, np.zeros((8, 64), np.uint16)),
+     "clip01/flow_backward/000000.png has shape (4, 64, 2), expected (48, 64, 2)"),
 ])
 def test_mismatched_parts_are_refused_naming_the_first_mismatch(dataset, damage, message):
     damage(dataset)

@@ -44,6 +44,11 @@ class ModelConfig:
         the condition map itself, so generation needs nothing training had not: for pose, the rendered
         skeleton widened by `fg_dilation` (a fraction of the frame height); for segmentation, the classes
         in `fg_classes` (required). Off in the presets: at small scale it cost fidelity (docs/results.md).
+    face: a face refiner (a small residual generator on a box around the face, v2vcli.models.face) with its
+        own discriminator and loss terms (v2vcli.training.face); pose models only: the box is found from the
+        face's colours in the rendering, so a model on segmentation maps (label_channels other than 3) never
+        builds it. `face_size`: the box's side as a fraction of the frame height (32 px at 128);
+        `face_ngf`: the refiner's channels; `face_blocks`: its residual blocks.
     """
 
     label_channels: int = 3
@@ -64,6 +69,10 @@ class ModelConfig:
     num_D: int = 2
     n_frames_D: int = 3
     n_scales_temporal: int = 2
+    face: bool = True
+    face_size: float = 0.25
+    face_ngf: int = 16
+    face_blocks: int = 2
 
     @property
     def n_previous(self) -> int:
@@ -84,7 +93,8 @@ class DataConfig:
     root (the dataset folder, as `RunSettings.dataset` named it), condition, num_classes,
     instance_edges, fps, pose_stats, dataset_size (the dataset's [W, H], the size its condition maps
     were rendered at) and segmentation (the backend settings that made a segment dataset's labels, so
-    `generate --from segment` can label new video the same way) are filled from the dataset when
+    `generate --from segment` can label new video the same way), condition_record (dataset.json's entry
+    named after the condition: how its maps were made, e.g. a face dataset's edges) are filled from the dataset when
     training starts, so a model file alone says what it was trained on and what it expects: "pose" (RGB
     rendering, 3 channels in [-1, 1]) or "segment" (num_classes one-hot channels), plus one instance-edge
     channel when instance_edges.
@@ -100,6 +110,7 @@ class DataConfig:
     pose_stats: dict | None = None
     dataset_size: list[int] | None = None
     segmentation: dict | None = None
+    condition_record: dict | None = None
     flip: bool | None = None
     scale_jitter: float = 0.1
     flow_method: str = "dis-medium"
@@ -115,8 +126,9 @@ class TrainConfig:
     split evenly over the spatial stages (one per generator scale, coarse first); in each stage the
     sequence length doubles from `n_frames_start` up to `n_frames_max` in equal parts. `frames_per_chunk` frames are
     generated, judged and back-propagated at a time (truncated BPTT). The `lambda_*` fields weigh the
-    loss terms (v2vcli/training/terms.py). `amp` (autocast on CUDA) stays with the run because the
-    precision changes the numbers, and an exact resume needs the same ones.
+    loss terms (v2vcli/training/terms.py; the face's: `lambda_face` for L1 + perceptual on the face box,
+    `lambda_face_gan` for the face discriminator). `amp` (autocast on CUDA) stays with
+    the run because the precision changes the numbers, and an exact resume needs the same ones.
 
     Learning rates stay at lr_G/lr_D for the first `lr_decay_start` of the steps, then fall linearly
     to 0 at the last step. `ema_decay` keeps an exponential moving average of the generator's weights
@@ -141,6 +153,8 @@ class TrainConfig:
     lambda_mask: float = 1.0
     lambda_output_warp: float = 10.0
     lambda_raw: float = 1.0
+    lambda_face: float = 30.0
+    lambda_face_gan: float = 1.0
     confidence_threshold: float = 0.1
     n_frames_start: int | None = None
     n_frames_max: int = 8
@@ -160,10 +174,10 @@ class RunSettings:
     (`output_dir`/`name`); the files read (`dataset`, recorded in DataConfig.root once read, and the
     VGG19 weights: the file at `vgg_path`, else with `vgg` torchvision's published file, fetched once
     into the user cache; where neither can be had the perceptual term is off, and the run says so);
-    where and how it computes (`device`, `compile`, `num_workers`; `default_preset` says the config's
-    preset is the default for the device, which the run's first line states); what it writes and how
-    often (`save_every`, `sample_every`
-    (0: only at the end), `log_every`, `keep_last` checkpoints), none of which changes the weights;
+    where and how it computes (`device`, `compile`, `num_workers`: None takes
+    v2vcli.training.trainer.default_workers; `default_preset` says the config's preset is the default
+    for the device, which the run's first line states); what it writes and how often (`save_every`,
+    `sample_every` (0: only at the end), `log_every`, `keep_last` checkpoints), none of which changes the weights;
     what to do with an existing run (`resume`, `overwrite`); and an early stop (`stop_after`: the
     schedule still spans all `steps`). `save_every`/`sample_every` None take the preset's cadence.
     """
@@ -174,7 +188,7 @@ class RunSettings:
     device: str = "auto"
     default_preset: bool = False
     compile: bool = False
-    num_workers: int = 0
+    num_workers: int | None = None
     vgg: bool = True
     vgg_path: str | None = None
     save_every: int | None = None
@@ -223,6 +237,8 @@ class Config:
         elif version != CONFIG_VERSION:
             raise BadInput(f"{source}: config version {version!r}; this v2v reads versions 1 to {CONFIG_VERSION}")
         parts = {key: _build(kind, data.get(key, {}), f"{source}:{key}") for key, kind in known.items()}
+        if isinstance(data.get("model"), dict) and "face" not in data["model"]:
+            parts["model"].face = False  # saved before the face refiner existed: a model file without one
         return cls(**parts, preset=str(data.get("preset", "custom")))
 
     @classmethod
@@ -279,7 +295,7 @@ def _build(kind: type, values: dict, source: str):
 PRESETS: dict[str, dict] = {
     "tiny": {
         "model": dict(ngf=8, n_downsample=2, n_blocks=1, n_blocks_local=1, ndf=8, n_layers_D=2, num_D=1,
-                      n_scales_temporal=1),
+                      n_scales_temporal=1, face_ngf=16, face_blocks=2),
         "data": dict(max_side=128),
         "train": dict(n_frames_max=6, frames_per_chunk=3),
         "steps": 3000,
@@ -287,14 +303,15 @@ PRESETS: dict[str, dict] = {
     },
     "small": {
         "model": dict(ngf=16, n_downsample=3, n_blocks=3, n_blocks_local=2, ndf=16, n_layers_D=3, num_D=2,
-                      n_scales_temporal=2),
+                      n_scales_temporal=2, face_ngf=32, face_blocks=3),
         "data": dict(max_side=256),
         "train": dict(n_frames_max=8, frames_per_chunk=4),
         "steps": 10000,
         "run": dict(save_every=1000, sample_every=250),
     },
     "base": {
-        "model": dict(ngf=32, n_downsample=3, n_blocks=9, ndf=64, n_layers_D=3, num_D=2, n_scales_temporal=2),
+        "model": dict(ngf=32, n_downsample=3, n_blocks=9, ndf=64, n_layers_D=3, num_D=2, n_scales_temporal=2,
+                      face_ngf=64, face_blocks=4),
         "data": dict(max_side=512),
         "train": dict(n_frames_max=12, frames_per_chunk=4),
         "steps": 20000,
@@ -302,7 +319,7 @@ PRESETS: dict[str, dict] = {
     },
     "hd": {
         "model": dict(ngf=32, n_downsample=3, n_blocks=9, n_blocks_local=3, n_scales_spatial=2, ndf=64,
-                      n_layers_D=3, num_D=3, n_scales_temporal=3),
+                      n_layers_D=3, num_D=3, n_scales_temporal=3, face_ngf=64, face_blocks=4),
         "data": dict(max_side=1024),
         "train": dict(n_frames_max=20, frames_per_chunk=2),
         "steps": 40000,

@@ -31,7 +31,8 @@ def train(
     save_every: int = typer.Option(None, "--save-every", help="Checkpoint every N steps (default: the preset's)."),
     sample_every: int = typer.Option(None, "--sample-every", help="Sample PNG + mp4 every N steps (0: at the end)."),
     num_classes: int = typer.Option(None, "--num-classes", help="Segmentation classes (default: found in labels)."),
-    workers: int = typer.Option(0, "--workers", help="Data loading processes."),
+    workers: int = typer.Option(None, "--workers", help="Data loading processes (default: on CUDA one per CPU core "
+                                "less one, at most 8, per GPU process; 0 on a CPU, where the step uses every core)."),
     config_file: Path = typer.Option(None, "--config", help="Start from this config.json instead of a preset."),
     quiet: bool = Quiet,
     json_output: bool = Json,
@@ -59,7 +60,8 @@ def train(
     if batch_size is not None:
         config.train.batch_size = batch_size
     run = RunSettings(name=name, output_dir=str(output_dir), dataset=str(dataset), device=device,
-                      default_preset=default_preset, compile=compile_model, num_workers=workers,
+                      default_preset=default_preset, compile=compile_model,
+                      num_workers=workers,
                       vgg=not no_vgg, vgg_path=str(vgg) if vgg else None,
                       save_every=save_every, sample_every=sample_every, resume=resume, overwrite=overwrite,
                       quiet=quiet or json_output)

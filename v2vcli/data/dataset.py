@@ -14,10 +14,13 @@ v2v dataset layout (written by `v2v prepare`, read by `v2v train`; version 1):
     DATASET/<seq>/labels/000000.png          segment: uint8 class ids (single channel); pose: RGB rendering
     DATASET/<seq>/masks/000000.png           optional: uint8 0/255 foreground (not read by training: the
                                              generator reads the foreground off the condition maps)
-    DATASET/<seq>/flow_backward/000000.npy   optional: float16 (H, W, 2), pixels, x then y: the flow from
-                                             frame i+1 to frame i (v2vcli.flow convention; what `v2v flow
-                                             --backward` writes), so frame i warped by it gives frame i+1;
-                                             N-1 files. Without them the flow is computed (DIS) at load time.
+    DATASET/<seq>/flow_backward/000000.png   optional: the flow from frame i+1 to frame i, pixels, x then y
+                                             (v2vcli.flow convention; the field `v2v flow --backward`
+                                             computes), so frame i warped by it gives frame i+1; N-1 files.
+                                             16-bit PNG (2H, W), steps of 1/32 px (v2vcli.flow.storage
+                                             write_compact_flow); datasets made before hold float16
+                                             (H, W, 2) .npy files instead, read as they are. Without
+                                             them the flow is computed (DIS) at load time.
 
 NVIDIA vid2vid's layout (train_A/<seq>/ condition maps, train_B/<seq>/ frames, optional train_inst/<seq>/
 instance maps, turned into an edge channel) is read as it is; see v2vcli/data/layout.py.
@@ -41,9 +44,10 @@ import cv2
 import numpy as np
 import torch
 
+from v2vcli.conditions import condition_named
 from v2vcli.config import DataConfig
 from v2vcli.data.conditions import encode_conditions
-from v2vcli.data.layout import DatasetInfo, SequenceFiles
+from v2vcli.data.layout import DatasetInfo, SequenceFiles, fitted_size
 from v2vcli.errors import BadInput
 from v2vcli.flow.compute import make_estimator, to_gray
 from v2vcli.flow.storage import read_flow
@@ -64,11 +68,7 @@ def choose_size(info: DatasetInfo, config: DataConfig, multiple: int) -> tuple[i
         if width % multiple or height % multiple:
             raise BadInput(f"--size {width}x{height}: width and height must be multiples of {multiple} for this model")
         return width, height
-    width, height = info.size
-    scale = min(1.0, config.max_side / max(width, height))
-    width = max(multiple, int(width * scale) // multiple * multiple)
-    height = max(multiple, int(height * scale) // multiple * multiple)
-    return width, height
+    return fitted_size(info.size, config.max_side, multiple)
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -86,7 +86,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.size = size
         self.seed = seed
         self.frames_at = frames_at
-        self.flip = config.flip if config.flip is not None else info.condition == "segment"
+        self.flip = config.flip if config.flip is not None else condition_named(info.condition).flippable
         self.longest = max(len(sequence) for sequence in info.sequences)
         self._estimator = None
 
@@ -147,16 +147,14 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def labels(self, sequence: SequenceFiles, start: int, length: int, crop, flip: bool) -> torch.Tensor:
         indices = range(start, start + length)
-        if self.info.condition == "segment":
-            ids = np.stack([self.prepare(self.read(sequence.labels[i], 1), crop, flip, cv2.INTER_NEAREST)
-                            for i in indices])
-            if ids.max() >= self.info.num_classes:
-                raise BadInput(f"{sequence.labels[start]}..: class id {ids.max()} >= num_classes "
-                               f"{self.info.num_classes}; pass --num-classes")
-            tensor = encode_conditions(ids, "segment", self.info.num_classes)
-        else:
-            rgb = np.stack([self.prepare(self.read(sequence.labels[i]), crop, flip, cv2.INTER_AREA) for i in indices])
-            tensor = encode_conditions(rgb, "pose", 3)
+        condition = condition_named(self.info.condition)
+        interpolation = cv2.INTER_NEAREST if condition.class_ids else cv2.INTER_AREA
+        maps = np.stack([self.prepare(self.read(sequence.labels[i], condition.stored_channels), crop, flip,
+                                      interpolation) for i in indices])
+        if condition.class_ids and maps.max() >= self.info.num_classes:
+            raise BadInput(f"{sequence.labels[start]}..: class id {maps.max()} >= num_classes "
+                           f"{self.info.num_classes}; pass --num-classes")
+        tensor = encode_conditions(maps, self.info.condition, self.info.num_classes)
         if self.info.has_instances:
             edges = [instance_edges(self.prepare(self.read(sequence.instances[i], 1), crop, flip, cv2.INTER_NEAREST))
                      for i in indices]

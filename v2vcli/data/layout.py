@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from v2vcli.conditions import condition_named, condition_names
+from v2vcli.config import preset
 from v2vcli.errors import BadInput
-from v2vcli.flow.storage import BACKWARD_DIR
+from v2vcli.flow.storage import BACKWARD_DIR, field_files, flow_field_shape
 
 DATASET_VERSION = 1
 DATASET_FILE = "dataset.json"
@@ -24,7 +26,6 @@ FRAMES_DIR = "frames"
 LABELS_DIR = "labels"
 MASKS_DIR = "masks"
 FLOW_DIR = BACKWARD_DIR
-CONDITIONS = ("pose", "segment")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_REPORTED = 3
 
@@ -57,6 +58,8 @@ class DatasetInfo:
     sequences: list[SequenceFiles]
     pose_stats: dict | None = None
     segmentation: dict | None = None  # the backend settings `v2v prepare` made the labels with
+    # dataset.json's entry named after the condition: how the maps were made (pose backend, edge rule, face options)
+    condition_record: dict | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -70,11 +73,27 @@ class DatasetInfo:
     @property
     def label_channels(self) -> int:
         """Channels of the label tensor: one-hot classes or RGB, plus one for instance edges."""
-        return (self.num_classes if self.condition == "segment" else 3) + int(self.has_instances)
+        return condition_named(self.condition).channels(self.num_classes) + int(self.has_instances)
 
     @property
     def frame_count(self) -> int:
         return sum(len(sequence) for sequence in self.sequences)
+
+
+def fitted_size(size: tuple[int, int], max_side: int, multiple: int) -> tuple[int, int]:
+    """(W, H) `size` scaled to fit `max_side` (never up), each side rounded down to a multiple of `multiple`
+    (at least one multiple): the training size of a dataset of `size` (v2vcli.data.dataset.choose_size)."""
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    return (max(multiple, int(width * scale) // multiple * multiple),
+            max(multiple, int(height * scale) // multiple * multiple))
+
+
+def preset_size(size: tuple[int, int], preset_name: str) -> tuple[int, int]:
+    """The (W, H) `v2v train --preset preset_name` trains a video of `size` at: what `v2v prepare` writes by
+    default, so that training reads the frames at the size it trains without resizing them."""
+    config = preset(preset_name)
+    return fitted_size(size, config.data.max_side, config.model.size_multiple)
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -144,7 +163,7 @@ def _open_v2v(root: Path) -> DatasetInfo:
         folder = root / entry["name"]
         frames, labels = image_files(folder / FRAMES_DIR), image_files(folder / LABELS_DIR)
         masks = image_files(folder / MASKS_DIR) or None
-        flows = sorted((folder / FLOW_DIR).glob("*.npy")) or None
+        flows = field_files(folder / FLOW_DIR) or None
         expected = int(entry["frames"])
         if not folder.is_dir():
             problems.add(f"{entry['name']}/ is missing")
@@ -156,7 +175,7 @@ def _open_v2v(root: Path) -> DatasetInfo:
         _check_names(entry["name"], frames, labels, problems)
         if masks:
             _check_names(entry["name"], frames, masks, problems, MASKS_DIR)
-        label_channels = 1 if meta["condition"] == "segment" else 3
+        label_channels = condition_named(meta["condition"]).stored_channels
         for files, channels in ((frames, 3), (labels, label_channels), (masks, 1)):
             if files:
                 _check_image(files[0], (width, height), channels, root, problems)
@@ -165,7 +184,7 @@ def _open_v2v(root: Path) -> DatasetInfo:
         sequences.append(SequenceFiles(entry["name"], frames, labels, masks, flows))
     problems.raise_if_any()
     return DatasetInfo(root, "v2v", meta["condition"], int(meta["num_classes"]), (width, height), float(meta["fps"]),
-                       sequences, meta.get("pose_stats"), meta.get("segmentation"))
+                       sequences, meta.get("pose_stats"), meta.get("segmentation"), meta.get(meta["condition"]))
 
 
 def _check_meta(meta: object, source: Path) -> None:
@@ -176,8 +195,8 @@ def _check_meta(meta: object, source: Path) -> None:
         raise BadInput(f"{source}: missing {', '.join(missing)}")
     if meta["version"] != DATASET_VERSION:
         raise BadInput(f"{source}: version {meta['version']!r}, this v2v reads version {DATASET_VERSION}")
-    if meta["condition"] not in CONDITIONS:
-        raise BadInput(f"{source}: condition {meta['condition']!r} is not one of {', '.join(CONDITIONS)}")
+    if meta["condition"] not in condition_names():
+        raise BadInput(f"{source}: condition {meta['condition']!r} is not one of {', '.join(condition_names())}")
     size = meta["size"]
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
         raise BadInput(f"{source}: size must be [width, height], got {size!r}")
@@ -222,9 +241,9 @@ def _check_image(path: Path, size: tuple[int, int], channels: int, root: Path, p
 
 def _check_flow(path: Path, size: tuple[int, int], root: Path, problems: Problems) -> None:
     try:
-        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-    except (OSError, ValueError):
-        problems.add(f"{path.relative_to(root)} is not a readable .npy flow field")
+        shape = flow_field_shape(path)
+    except (OSError, BadInput):
+        problems.add(f"{path.relative_to(root)} is not a readable flow field")
         return
     if shape != (size[1], size[0], 2):
         problems.add(f"{path.relative_to(root)} has shape {shape}, expected {(size[1], size[0], 2)}")

@@ -17,25 +17,26 @@ track id drawn).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from v2vcli.conditions import condition_named
 from v2vcli.data.layout import (
-    CONDITIONS,
     DATASET_FILE,
     DATASET_VERSION,
     FLOW_DIR,
     FRAMES_DIR,
     LABELS_DIR,
     MASKS_DIR,
+    preset_size,
 )
 from v2vcli.errors import BadInput
+from v2vcli.flow.storage import COMPACT_FIELD_NAME
 from v2vcli.io.frames import FRAME_NAME, write_image
 from v2vcli.io.outputs import atomic_path, check_output
-from v2vcli.io.video import VideoReader, probe_video
+from v2vcli.io.video import VideoInfo, VideoReader, probe_video
 from v2vcli.preprocess.pose_backend import DEFAULT_POSE_BACKEND, pose_backend_class
 from v2vcli.preprocess.segment import DEFAULT_BACKEND, SegmentConfig, backend_name, person_backends
 from v2vcli.preprocess.timestamps import frame_milliseconds
@@ -43,22 +44,23 @@ from v2vcli.preprocess.tracking import parse_person
 from v2vcli.progress import track
 from v2vcli.results import Result, rate, write_json
 
-POSE_LABEL_CHANNELS = 3  # an RGB pose rendering
-MASK_THRESHOLD = 0.5  # person probability above which a mask pixel is foreground, as the segment backends
-
 
 @dataclass
 class PrepareConfig:
-    """What `v2v prepare` makes. size: [W, H], None keeps the first video's size (rounded down to even).
+    """What `v2v prepare` makes. size: [W, H]; None: the size `v2v train --preset preset` trains the first
+    video at (its size fitted to the preset's longest side, never enlarged, aspect kept, each side rounded
+    down to the multiple the preset's generator needs: v2vcli.data.layout.preset_size).
     segment_*: the segmentation for --condition segment (v2vcli.preprocess.segment SegmentConfig fields).
     pose_backend: the pose backend of a pose dataset (v2vcli.preprocess.pose_backend). pose_model: its
     model file (None: its default one from weights/). person: whom the pose maps draw, a track id or a
     position (v2vcli.preprocess.tracking.choose_person), chosen in each video. masks / flow: write them.
     mask_backend: the person segmentation of the masks, "pose" (whole bodies: every person found) or
-    "selfie" (close-ups)."""
+    "selfie" (close-ups). face_edges: a face dataset's maps also draw the Canny edges outside the face
+    (v2vcli.conditions.face says why they are on by default)."""
 
     condition: str = "pose"
     size: list[int] | None = None
+    preset: str = "base"
     segment_backend: str = DEFAULT_BACKEND
     segment_model: str | None = None
     segment_weights: str | None = None
@@ -70,6 +72,7 @@ class PrepareConfig:
     mask_backend: str = DEFAULT_BACKEND
     flow: bool = True
     flow_method: str = "dis-medium"
+    face_edges: bool = True
     overwrite: bool = False
     quiet: bool = False
 
@@ -94,65 +97,108 @@ class PrepareResult(Result):
     frames_per_second: float | None
 
 
-def prepare_dataset(videos: list[Path], output: Path, config: PrepareConfig) -> PrepareResult:
-    """Build the dataset folder `output` from `videos`; return what it made (dataset.json has more)."""
-    if config.condition not in CONDITIONS:
-        raise BadInput(f"unknown condition {config.condition!r}; choose one of: {', '.join(CONDITIONS)}")
+def prepare_dataset(videos: list[Path], output: Path, config: PrepareConfig, workers: int | None = 1) -> PrepareResult:
+    """Build the dataset folder `output` from `videos`; return what it made (dataset.json has more).
+
+    Several videos are prepared in `workers` processes (None: one per CPU core, v2vcli.batch), each
+    writing its sequence folder; the pose statistics are then taken over all of them. A video that fails
+    lets the others finish, so that every bad one is named at once (BatchFailed), and the dataset is not
+    written."""
+    condition = condition_named(config.condition)  # an unknown name fails here, listing the known ones
     config = replace(config, segment_backend=backend_name(config.segment_backend),
                      mask_backend=backend_name(config.mask_backend))
     if config.masks and config.mask_backend not in person_backends():
         raise BadInput(f"masks need a person segmentation backend ({', '.join(person_backends())}), "
                        f"not {config.mask_backend!r}")
-    layout = pose_backend_class(config.pose_backend).layout
+    pose_backend_class(config.pose_backend)  # a bad --pose-backend fails before any work
     parse_person(config.person)  # a bad --person fails before any work
     if not videos:
         raise BadInput("name at least one video")
-    infos = [probe_video(video) for video in videos]
+    infos = probe_videos(videos, f"{output} was not written")
     check_output(output, inputs=videos, overwrite=config.overwrite)
-    width, height = config.size or (infos[0].width // 2 * 2, infos[0].height // 2 * 2)
+    width, height = config.size or preset_size((infos[0].width, infos[0].height), config.preset)
     started = time.perf_counter()
     sequences, all_poses, classes = [], [], None
     with atomic_path(output) as folder:
         folder.mkdir()
-        for name, video, info in zip(sequence_names(videos), videos, infos, strict=True):
-            writer = SequenceWriter(folder / name, (width, height), info.fps, config)
-            with writer:
-                count = writer.write_all(track(resized(VideoReader(video, info=info), (width, height)),
-                                               info.frame_count, f"prepare {video.name}", config.quiet))
-            sequence = {"name": name, "frames": count, "source": str(video)}
-            if config.condition == "pose":
-                sequence["person"] = writer.person
-            sequences.append(sequence)
-            all_poses.extend(writer.poses)
-            classes = writer.classes
+        jobs = [(folder / name, video, info, (width, height), config)
+                for name, video, info in zip(sequence_names(videos), videos, infos, strict=True)]
+        for prepared in prepare_sequences(jobs, workers, config.quiet, f"{output} was not written"):
+            sequences.append(prepared.sequence)
+            all_poses.extend(prepared.poses)
+            classes = prepared.classes
         meta = {
             "version": DATASET_VERSION,
             "condition": config.condition,
-            "num_classes": POSE_LABEL_CHANNELS if config.condition == "pose" else len(classes),
             "size": [width, height],
             "fps": float(infos[0].fps),
             "sequences": sequences,
         }
         if config.masks:
             meta["masks"] = {"backend": config.mask_backend}
-        if config.condition == "pose":
-            from v2vcli.preprocess.normalize import pose_statistics
-
-            meta["pose"] = {"backend": config.pose_backend}
-            meta["pose_stats"] = pose_statistics(all_poses, layout)
-            if not meta["pose_stats"]:
-                raise BadInput("no person was found in enough frames to train on poses "
-                               f"(frames with a person: {sum(p is not None for p in all_poses)} of {len(all_poses)})")
-        else:
-            meta["classes"] = classes
-            meta["segmentation"] = {"backend": config.segment_backend, "model": located(config.segment_model),
-                                    "weights": located(config.segment_weights), "threshold": config.segment_threshold}
+        meta.update(condition.dataset_record(config, classes, all_poses))
         write_json(folder / DATASET_FILE, meta)
     frames = sum(sequence["frames"] for sequence in sequences)
     seconds = time.perf_counter() - started
     return PrepareResult(dataset=str(output), condition=meta["condition"], num_classes=meta["num_classes"],
                          size=meta["size"], sequences=meta["sequences"], frames=frames, seconds=round(seconds, 2),
                          frames_per_second=rate(frames, seconds))
+
+
+@dataclass
+class PreparedSequence:
+    """One video's part of a dataset, as `prepare_sequence` returns it. sequence: its dataset.json entry
+    ({"name", "frames", "source"}, and "person" for pose). poses: the keypoints (K, 5) of the person drawn
+    per frame (None where absent; empty for segment). classes: the segmentation's classes (segment only)."""
+
+    sequence: dict
+    poses: list[np.ndarray | None]
+    classes: list[dict] | None
+
+
+def prepare_sequence(folder: Path, video: Path, info: VideoInfo, size: tuple[int, int],
+                     config: PrepareConfig) -> PreparedSequence:
+    """Write the sequence folder `folder` from `video` at `size` (W, H): one video's work, run in a worker
+    process when several videos are prepared at once."""
+    writer = SequenceWriter(folder, size, info.fps, config)
+    with writer:
+        count = writer.write_all(track(VideoReader(video, info=info), info.frame_count, f"prepare {video.name}",
+                                       config.quiet))
+    sequence = {"name": folder.name, "frames": count, "source": str(video)}
+    if config.condition == "pose":
+        sequence["person"] = writer.person
+    return PreparedSequence(sequence, writer.poses, writer.classes)
+
+
+def probe_videos(videos: list[Path], consequence: str) -> list[VideoInfo]:
+    """Each video's VideoInfo, before any work; with several videos, BatchFailed names every unreadable one."""
+    from v2vcli.batch import BatchFailed, failure_of
+
+    if len(videos) == 1:
+        return [probe_video(videos[0])]
+    infos, failures = [], []
+    for video in videos:
+        try:
+            infos.append(probe_video(video))
+        except (BadInput, OSError) as error:
+            failures.append(failure_of(str(video), error))
+    if failures:
+        raise BatchFailed(failures, len(videos), consequence)
+    return infos
+
+
+def prepare_sequences(jobs: list[tuple], workers: int | None, quiet: bool, consequence: str) -> list[PreparedSequence]:
+    """`prepare_sequence(*job)` for each job, in order. One video runs here, its error raised as it is;
+    several run in `workers` processes, and BatchFailed (with `consequence`) names every one that failed."""
+    from v2vcli.batch import BatchFailed, Call, Failure, run_calls
+
+    if len(jobs) == 1:
+        return [prepare_sequence(*jobs[0])]
+    outcomes = run_calls([Call(str(job[1]), prepare_sequence, job) for job in jobs], workers, quiet)
+    failures = [outcome for outcome in outcomes if isinstance(outcome, Failure)]
+    if failures:
+        raise BatchFailed(failures, len(jobs), consequence)
+    return outcomes
 
 
 def segment_config(config: PrepareConfig) -> SegmentConfig:
@@ -177,19 +223,20 @@ def sequence_names(videos: list[Path]) -> list[str]:
     return names
 
 
-def resized(frames, size: tuple[int, int]) -> Iterator[np.ndarray]:
+def resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A frame (H, W, 3) at `size` (W, H), area-averaged (as training and generation resize)."""
     import cv2
 
-    for frame in frames:
-        if (frame.shape[1], frame.shape[0]) == size:
-            yield frame
-        else:
-            yield cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    if (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 class SequenceWriter:
-    """Writes one sequence folder (FRAMES_DIR, LABELS_DIR, MASKS_DIR, FLOW_DIR) frame by frame; a pose
-    sequence's maps (LABELS_DIR) are drawn after the last frame, once the person to follow is known.
+    """Writes one sequence folder (FRAMES_DIR, LABELS_DIR, MASKS_DIR, FLOW_DIR) frame by frame; the maps
+    (LABELS_DIR) come from the condition type's MapMaker (v2vcli.conditions): as the frames come, or after
+    the last one (a pose sequence's, once the person to follow is known; edge maps, once the video's
+    thresholds are).
 
     After `write_all`: `poses`, the keypoints (K, 5) of the person drawn per frame (None where absent),
     and `person`, their track id (None when nobody was found)."""
@@ -204,38 +251,21 @@ class SequenceWriter:
     def __enter__(self) -> SequenceWriter:
         from v2vcli.flow.compute import FlowToPrevious
         from v2vcli.io.background import BackgroundSink
-        from v2vcli.preprocess.segment import make_backend
-
         for part in (FRAMES_DIR, LABELS_DIR) + ((MASKS_DIR,) if self.config.masks else ()) + (
                 (FLOW_DIR,) if self.config.flow else ()):
             (self.folder / part).mkdir(parents=True)
         self._sink = BackgroundSink(self._write)
         self._flow = FlowToPrevious(self.config.flow_method) if self.config.flow else None
-        self._pose = self._segmenter = self._masker = None
         config = self.config
-        # Pose masks for a pose dataset come from the landmarker that finds the poses (one model run), when
-        # the pose backend gives masks: the "pose" mask backend is that landmarker's.
-        self._pose_masks = (config.masks and config.condition == "pose" and config.mask_backend == "pose"
-                            and pose_backend_class(config.pose_backend).gives_masks)
-        if config.condition == "pose":
-            from v2vcli.preprocess.pose import PeopleFinder
-            from v2vcli.preprocess.pose_backend import PoseConfig
+        self._maker = condition_named(config.condition).map_maker(config, self.size, self.fps)
+        self._contexts.append(self._maker)
+        self.classes = self._maker.classes
+        self._masker = None
+        if config.masks and not self._maker.gives_masks:
+            from v2vcli.preprocess.segment import make_backend
 
-            model = Path(config.pose_model) if config.pose_model else None
-            pose_config = PoseConfig(backend=config.pose_backend, model=model, segmentation_masks=self._pose_masks)
-            self._pose = PeopleFinder(self.fps, self.size, pose_config)
-            self._pose.__enter__()
-            self._contexts.append(self._pose)
-        else:
-            self._segmenter = make_backend(segment_config(config))
-            self._contexts.append(self._segmenter)
-            self.classes = [segment_class.to_dict() for segment_class in self._segmenter.classes]
-        if config.masks and not self._pose_masks:
-            if config.condition == "segment" and config.segment_backend == config.mask_backend:
-                self._masker = self._segmenter  # its labels already are person (1) vs background (0)
-            else:
-                self._masker = make_backend(SegmentConfig(backend=config.mask_backend))
-                self._contexts.append(self._masker)
+            self._masker = make_backend(SegmentConfig(backend=config.mask_backend))
+            self._contexts.append(self._masker)
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
@@ -249,56 +279,58 @@ class SequenceWriter:
                 context.close()
 
     def write_all(self, frames) -> int:
+        """Write every frame of `frames` (RGB uint8 (H, W, 3) as decoded, resized here); the number written."""
         count = 0
         for index, frame in enumerate(frames):
             self.add(index, frame)
             count += 1
         if count == 0:
             raise BadInput(f"{self.folder.name}: the video has no frames")
-        if self._pose is not None:
-            self._draw_poses()
+        if self._maker.deferred:
+            self._draw_maps(count)
         return count
 
-    def _draw_poses(self) -> None:
-        """Choose the person to follow in the whole sequence and write their pose maps (an empty map where
-        they are absent)."""
-        from v2vcli.preprocess.render import render_pose
+    def _draw_maps(self, count: int) -> None:
+        """Write the maps the MapMaker makes after the last frame (for pose: the person it chose, with their
+        keypoints in `poses`); the frames are on disk first, for makers that read them back."""
+        from v2vcli.io.background import BackgroundSink
+        from v2vcli.io.frames import read_image
 
-        people = self._pose.people()
-        self.person = people.choose(self.config.person)
-        self.poses = people.person_poses(self.person)
-        for index, keypoints in enumerate(track(self.poses, len(self.poses), f"draw poses {self.folder.name}",
-                                                self.config.quiet)):
-            rendering = render_pose(keypoints, self.size, layout=people.layout)
-            self._sink.put([(LABELS_DIR, FRAME_NAME.format(index), rendering)])
+        self._sink.close()
+        self._sink = BackgroundSink(self._write)
 
-    def add(self, index: int, frame: np.ndarray) -> None:
-        timestamp = frame_milliseconds(index, float(self.fps))
+        def frames():
+            return (read_image(self.folder / FRAMES_DIR / FRAME_NAME.format(index)) for index in range(count))
+
+        maps = track(self._maker.finish(frames), count, f"draw {self.config.condition} maps {self.folder.name}",
+                     self.config.quiet)
+        for index, condition_map in enumerate(maps):
+            self._sink.put([(LABELS_DIR, FRAME_NAME.format(index), condition_map)])
+        self.poses, self.person = self._maker.poses, self._maker.person
+
+    def add(self, index: int, source: np.ndarray) -> None:
         name = FRAME_NAME.format(index)
+        frame = resized(source, self.size)
         items = [(FRAMES_DIR, name, frame)]
-        if self._pose is not None:
-            found = self._pose(frame)
-            segment_labels = None
-            if self._pose_masks:
-                person = found.segmentation > MASK_THRESHOLD if found is not None else np.zeros(frame.shape[:2])
-                items.append((MASKS_DIR, name, (person * 255).astype(np.uint8)))
-        else:
-            segment_labels = self._segmenter.labels(self._segmenter.scores(frame, timestamp))
-            items.append((LABELS_DIR, name, segment_labels.astype(np.uint8)))
+        # Keypoints are found on the decoded frame: a person a few dozen pixels tall at a small training
+        # size is still found there, and their keypoints are scaled to the dataset's size.
+        condition_map, person = self._maker.add(index, source if self._maker.reads_source else frame)
+        if condition_map is not None:
+            items.append((LABELS_DIR, name, condition_map))
         if self._masker is not None:
-            person = segment_labels if self._masker is self._segmenter else \
-                self._masker.labels(self._masker.scores(frame, timestamp))
-            items.append((MASKS_DIR, name, ((person > 0) * 255).astype(np.uint8)))
+            person = self._masker.labels(self._masker.scores(frame, frame_milliseconds(index, float(self.fps)))) > 0
+        if person is not None:
+            items.append((MASKS_DIR, name, person.astype(np.uint8) * 255))
         if self._flow is not None and (flow := self._flow(frame)) is not None:
             # backward flow from frame i to i-1, stored under i-1 (see v2vcli/data/dataset.py)
-            items.append((FLOW_DIR, FRAME_NAME.format(index - 1).replace(".png", ".npy"), flow))
+            items.append((FLOW_DIR, COMPACT_FIELD_NAME.format(index - 1), flow))
         self._sink.put(items)
 
     def _write(self, items) -> None:
-        from v2vcli.flow.storage import write_flow
+        from v2vcli.flow.storage import write_compact_flow
 
         for part, name, data in items:
             if part == FLOW_DIR:
-                write_flow(self.folder / part / name, data)
+                write_compact_flow(self.folder / part / name, data)
             else:
                 write_image(self.folder / part / name, data)

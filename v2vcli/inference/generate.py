@@ -7,9 +7,11 @@ CONDITION is one of
   - a pose.mp4 (`v2v pose`), for pose models: rendered from the poses.json beside it when that one
     matches the video (frame count and size), else read from the video itself, whose lossy H.264
     compression shifts the limb colours the model tells limbs apart by (a warning says so);
-  - with `source="pose"|"segment"`, a raw video, turned into condition maps on the fly: poses are
-    rendered as `v2v prepare` renders them; segmentation uses the backend of `segment_backend`, by
-    default the one the model's dataset was made with.
+  - with `source` the model's condition type (pose, segment, edges, face: v2vcli.conditions), a raw
+    video, turned into condition maps on the fly as `v2v prepare` made the model's: poses rendered,
+    segmentation by the backend of `segment_backend` (by default the one the model's dataset was made
+    with), edges with the video's own thresholds, face sketches with or without the edges outside the
+    face as the model's dataset recorded (`face_edges` overrides).
 Output: the model's size, the input's fps and frame count, the audio of `audio` (default: the
 condition video's own, if any).
 """
@@ -26,7 +28,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from v2vcli.conditions import condition_named
 from v2vcli.errors import BadInput
+from v2vcli.io.encoders import check_encoder
 from v2vcli.io.writers import check_video_output
 from v2vcli.preprocess.pose_backend import PoseOptions
 from v2vcli.progress import track
@@ -36,19 +40,31 @@ if TYPE_CHECKING:
     from v2vcli.preprocess.keypoints import KeypointLayout
     from v2vcli.preprocess.segment import SegmentConfig
 
-SOURCES = ("pose", "segment")
 POSES_NAME = "poses.json"
+WRITER_QUEUE = 8  # generated frames waiting for the encoder: enough to ride out its uneven pace
 
 
 @dataclass
-class GenerateConfig(PoseOptions):
+class SpeedOptions:
+    """How generation runs (docs/generate.md). encoder: auto, x264 or nvenc (H.264 outputs; see
+    v2vcli.io.encoders). compile: torch.compile the per-frame step. cuda_graphs: replay it as a CUDA graph
+    (CUDA only; compiles it too)."""
+
+    encoder: str = "auto"
+    compile: bool = False
+    cuda_graphs: bool = False
+
+
+@dataclass
+class GenerateConfig(PoseOptions, SpeedOptions):
     """model: a name under weights/ or a path. source: None (CONDITION already holds condition maps or
-    keypoints), "pose" or "segment" (preprocess a raw video). fps: for a label folder (videos and
+    keypoints), or the model's condition type (preprocess a raw video). fps: for a label folder (videos and
     poses.json keep theirs). segment_*: the segmentation for --from segment (v2vcli.preprocess.segment
     SegmentConfig fields); segment_backend None is the backend recorded in the model's dataset.json,
     else the default one, and then segment_model, segment_weights and segment_threshold left None come
     from that record too. pose_backend, pose_model (PoseOptions): the pose backend of --from pose and its
-    model file."""
+    model file. face_edges: --from face draws the edges outside the face (None: as the model's dataset
+    did). encoder, compile, cuda_graphs: SpeedOptions."""
 
     model: str = "demo"
     source: str | None = None
@@ -60,6 +76,7 @@ class GenerateConfig(PoseOptions):
     segment_weights: str | None = None
     segment_threshold: float | None = None
     segment_smooth: float = 0.0
+    face_edges: bool | None = None
     crf: int = 18
     overwrite: bool = False
     quiet: bool = False
@@ -85,12 +102,14 @@ class ConditionStream:
 
 
 class LoadedModel:
-    """A generator with what it needs to know of its inputs: condition type, label channels, size."""
+    """A generator with what it needs to know of its inputs: condition type, label channels, size; and
+    the pipeline that feeds it (v2vcli.inference.transfer), run as `speed` says."""
 
-    def __init__(self, name_or_path: str, device_request: str = "auto"):
+    def __init__(self, name_or_path: str, device_request: str = "auto", speed: SpeedOptions | None = None):
         from v2vcli.devices import resolve_device
         from v2vcli.inference.models import find_model
         from v2vcli.inference.sequential import SequentialGenerator
+        from v2vcli.inference.transfer import FramePipeline, MapEncoder
         from v2vcli.training.checkpoint import load_generator
 
         self.device = resolve_device(device_request)
@@ -100,43 +119,47 @@ class LoadedModel:
         if not data.size or not data.condition:
             raise BadInput(f"{self.path}: the model's config lacks its condition type or size (retrain it)")
         self.condition: str = data.condition
+        self.condition_type = condition_named(data.condition)
         self.size: tuple[int, int] = (int(data.size[0]), int(data.size[1]))
         self.channels = self.config.model.label_channels
         # The size the training maps were rendered at (the dataset's); older models only know their own.
         self.render_size: tuple[int, int] = tuple(data.dataset_size or self.size)
-        self.sequential = SequentialGenerator(generator, self.config, self.device)
+        speed = speed or SpeedOptions()
+        self.sequential = SequentialGenerator(generator, self.config, self.device, compile=speed.compile,
+                                              cuda_graphs=speed.cuda_graphs)
+        # In flight: the writer's queue, the frame it writes, the frame being submitted.
+        self.frames = FramePipeline(self.sequential, MapEncoder(self.condition_type, self.channels, self.device),
+                                    depth=WRITER_QUEUE + 2)
 
     def generate(self, condition_map: np.ndarray):
-        """One condition map at the model's size -> the frame, (3, H, W) in [-1, 1] on the model's device.
-
-        Leaves the copy to the host to the caller (see `frame_writer`), so on a GPU the next frame's
-        kernels are queued while this one is copied and encoded."""
-        from v2vcli.data.conditions import encode_conditions
-
-        return self.sequential.tensor(encode_conditions(condition_map[None], self.condition, self.channels)[0])
+        """One condition map at the model's size -> its transfer.Frame, whose `pixels()` are the generated
+        (H, W, 3) uint8 frame. On a GPU it returns as soon as the work is queued, so the next frame's
+        kernels are queued while this one is copied back and encoded (see `frame_writer`)."""
+        return self.frames.submit(condition_map)
 
     def fit(self, condition_map: np.ndarray) -> np.ndarray:
-        """Resize a condition map to the model's size (nearest for class ids, area for renderings)."""
+        """Resize a condition map to the model's size as training resizes it (nearest for class ids, area
+        for renderings and edges)."""
         import cv2
 
         if (condition_map.shape[1], condition_map.shape[0]) == self.size:
             return condition_map
-        interpolation = cv2.INTER_NEAREST if self.condition == "segment" else cv2.INTER_AREA
+        interpolation = cv2.INTER_NEAREST if self.condition_type.class_ids else cv2.INTER_AREA
         return cv2.resize(condition_map, self.size, interpolation=interpolation)
 
 
 def frame_writer(write: Callable[..., None]):
-    """A BackgroundSink that turns generated frames into uint8 and hands them to `write` on a worker
-    thread: the host copy and the H.264 encoding overlap the generation of the next frames. Items are
-    a frame tensor, or a tuple whose last element is the frame tensor (the rest passed through)."""
-    from v2vcli.inference.sequential import to_uint8
+    """A BackgroundSink that hands generated frames, as (H, W, 3) uint8, to `write` on a worker thread:
+    waiting for the copy to the host and the encoding overlap the generation of the next frames. Items
+    are a transfer.Frame (LoadedModel.generate), or a tuple whose last element is one (the rest passed
+    through). At most WRITER_QUEUE items wait (LoadedModel's pipeline depth counts on it)."""
     from v2vcli.io.background import BackgroundSink
 
     def handle(item) -> None:
-        *context, image = item if isinstance(item, tuple) else (item,)
-        write(*context, to_uint8(image))
+        *context, frame = item if isinstance(item, tuple) else (item,)
+        write(*context, frame.pixels())
 
-    return BackgroundSink(handle)
+    return BackgroundSink(handle, maxsize=WRITER_QUEUE)
 
 
 def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) -> ConditionStream:
@@ -144,15 +167,14 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) 
     from v2vcli.io.frames import frame_paths, read_image
     from v2vcli.io.video import VideoReader, probe_video
     from v2vcli.preprocess.pose import header_layout, read_poses
-    from v2vcli.preprocess.pose_backend import pose_backend_class
 
-    if config.source is not None and config.source not in SOURCES:
-        raise BadInput(f"--from {config.source!r}: choose one of {', '.join(SOURCES)}")
-    if config.source is not None and config.source != model.condition:
-        raise BadInput(f"the model takes {model.condition} maps, not --from {config.source}")
+    if config.source is not None:
+        condition_named(config.source)  # an unknown name fails listing the known ones
+        if config.source != model.condition:
+            raise BadInput(f"the model takes {model.condition} maps, not --from {config.source}")
     if condition.is_dir():
         paths = frame_paths(condition)
-        maps = (model.fit(check_map(read_image(path), model, path)) for path in paths)
+        maps = (model.fit(model.condition_type.check_map(read_image(path), path)) for path in paths)
         return ConditionStream(maps, len(paths), Fraction(config.fps).limit_denominator(1001), None, condition)
     if condition.suffix.lower() == ".json":
         if config.source is not None or model.condition != "pose":
@@ -162,12 +184,12 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) 
         maps = pose_maps(poses, (header["width"], header["height"]), model, header_layout(header, condition))
         return ConditionStream(maps, len(poses), fps, None, condition)
     info = probe_video(condition)
-    reader, size = VideoReader(condition, info=info), (info.width, info.height)
+    size = (info.width, info.height)
     stream = ConditionStream(iter(()), info.frame_count, info.fps, condition, condition)
     if config.source is None:
-        if model.condition == "segment":
-            raise BadInput(f"{condition}: a segment model takes a folder of label PNGs (as `v2v segment` writes "
-                           "labels/), or a raw video with --from segment")
+        if model.condition != "pose":
+            raise BadInput(f"{condition}: the model takes {model.condition} maps: a folder of their PNGs (as "
+                           f"`v2v prepare` writes labels/), or a raw video with --from {model.condition}")
         poses_file, found, reason = matching_poses(condition, info)
         if found is not None:
             header, poses = found
@@ -177,18 +199,10 @@ def condition_maps(condition: Path, model: LoadedModel, config: GenerateConfig) 
             f"{condition}: reading pose maps from the video itself ({reason}): its H.264 compression shifts "
             f"the limb colours the model tells limbs apart by, so the maps differ from the ones it trained "
             f"on; give the {POSES_NAME} that `v2v pose` wrote beside it (as CONDITION, or in the video's folder)")
-        stream.maps = (model.fit(frame) for frame in reader)
-    elif config.source == "pose":
-        from v2vcli.preprocess.pose import find_people
-
-        estimation = config.pose_config()
-        layout = pose_backend_class(estimation.backend).layout
-        people = find_people(reader, info.fps, estimation)
-        followed = people.person_poses(people.choose(config.person))
-        stream.maps = pose_maps((None if pose is None else pose[None] for pose in followed), size, model, layout)
+        stream.maps = (model.fit(frame) for frame in VideoReader(condition, info=info))
     else:
-        stream.segmentation = segmentation_settings(config, model)
-        stream.maps = segmented(reader, info.fps, stream.segmentation, model)
+        made = model.condition_type.video_maps(condition, info, model, config)
+        stream.maps, stream.segmentation = made.maps, made.segmentation
     return stream
 
 
@@ -211,67 +225,19 @@ def matching_poses(video: Path, info) -> tuple[Path, tuple[dict, list[np.ndarray
     return path, (header, poses), ""
 
 
-def check_map(condition_map: np.ndarray, model: LoadedModel, path: Path) -> np.ndarray:
-    if model.condition == "segment" and condition_map.ndim != 2:
-        raise BadInput(f"{path}: a segment model needs single-channel class-id images")
-    if model.condition == "pose" and condition_map.ndim != 3:
-        raise BadInput(f"{path}: a pose model needs RGB pose renderings")
-    return condition_map
-
-
 def pose_maps(poses: Iterable[np.ndarray | None], source_size: tuple[int, int], model: LoadedModel,
               layout: KeypointLayout) -> Iterator[np.ndarray]:
     """Keypoints found on frames of `source_size` (W, H), float (P, K, C) in `layout` or None per frame ->
     the model's pose maps, rendered as `v2v prepare` renders its training maps: at the dataset's size
     (the keypoints scaled to it), then fitted to the model's size as training resizes them."""
+    from v2vcli.conditions.pose import scale_keypoints
     from v2vcli.preprocess.render import render_pose
 
     width, height = model.render_size
     scale = np.array([width / source_size[0], height / source_size[1]])
     for landmarks in poses:
-        scaled = None
-        if landmarks is not None:
-            scaled = np.array(landmarks, dtype=np.float64)
-            scaled[..., :2] *= scale
+        scaled = None if landmarks is None else scale_keypoints(landmarks, scale)
         yield model.fit(render_pose(scaled, (width, height), layout=layout))
-
-
-def segmentation_settings(config: GenerateConfig, model: LoadedModel) -> SegmentConfig:
-    """The SegmentConfig for --from segment: the options given, the rest from the model's dataset.json
-    record of how its labels were made (when that dataset is still where training read it), else the
-    defaults. BadInput for an unknown backend name."""
-    from v2vcli.preprocess.segment import DEFAULT_BACKEND, SegmentConfig, backend_name
-
-    recorded = trained_segmentation(model)
-    backend = backend_name(config.segment_backend or recorded.get("backend") or DEFAULT_BACKEND)
-    # The recorded model and weights belong to the recorded backend only.
-    same = recorded if recorded.get("backend") == backend else {}
-    threshold = config.segment_threshold
-    if threshold is None:
-        threshold = same.get("threshold", SegmentConfig.threshold)
-    return SegmentConfig(backend=backend, model=config.segment_model or same.get("model"),
-                         weights=config.segment_weights or same.get("weights"), threshold=threshold,
-                         smooth=config.segment_smooth, device=config.device)
-
-
-def trained_segmentation(model: LoadedModel) -> dict:
-    """The segmentation settings ({backend, model, weights, threshold}) that made the labels the model
-    was trained on, as its config recorded them; {} for a model that has no record."""
-    return model.config.data.segmentation or {}
-
-
-def segmented(frames: Iterable[np.ndarray], fps: Fraction, settings: SegmentConfig, model: LoadedModel
-              ) -> Iterator[np.ndarray]:
-    """Class-id maps of `frames` by the segmentation `settings` (a SegmentConfig), at the model's size."""
-    from v2vcli.preprocess.segment import make_backend, segment_frames
-
-    with make_backend(settings) as backend:
-        classes = model.config.data.num_classes
-        if classes is not None and len(backend.classes) != classes:
-            raise BadInput(f"the {settings.backend} backend labels {len(backend.classes)} classes, the model "
-                           f"takes {classes}: pass the --backend and --segment-model its dataset was made with")
-        for labels in segment_frames(frames, backend, fps=float(fps), smooth=settings.smooth):
-            yield model.fit(labels)
 
 
 @dataclass
@@ -282,7 +248,9 @@ class GenerateResult(Result):
     (a poses.json read in place of the pose.mp4 named). frames: frames written. size: [width, height].
     fps: the output's frame rate. seconds: wall time. frames_per_second: frames generated a second
     (throughput). segmentation: the SegmentConfig fields of --from segment, else None. warnings: what was
-    said on stderr.
+    said on stderr. encoder: the ffmpeg encoder that wrote the video (libx264, h264_nvenc, prores,
+    libvpx-vp9, ...; png for a frame folder). compiled, cuda_graphs: the per-frame step was compiled /
+    replayed as a CUDA graph.
     """
 
     output: str
@@ -295,6 +263,9 @@ class GenerateResult(Result):
     frames_per_second: float | None
     segmentation: SegmentConfig | None
     warnings: list[str]
+    encoder: str | None
+    compiled: bool
+    cuda_graphs: bool
 
 
 def generate_video(condition: Path, output: Path, config: GenerateConfig) -> GenerateResult:
@@ -308,12 +279,14 @@ def generate_video(condition: Path, output: Path, config: GenerateConfig) -> Gen
         raise BadInput(f"{condition}: no such file or folder")
     audio = Path(config.audio) if config.audio else None
     check_video_output(output, inputs=[condition] + ([audio] if audio else []), overwrite=config.overwrite)
-    model = LoadedModel(config.model, config.device)
+    check_encoder(config.encoder)
+    model = LoadedModel(config.model, config.device, config)
     stream = condition_maps(condition, model, config)
     for warning in stream.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    with VideoWriter(output, stream.fps, crf=config.crf, audio_from=audio or stream.video) as writer, \
+    with VideoWriter(output, stream.fps, crf=config.crf, audio_from=audio or stream.video,
+                     encoder=config.encoder) as writer, \
             frame_writer(writer.write) as sink:
         for condition_map in track(stream.maps, stream.count, f"generate {output.name}", config.quiet):
             sink.put(model.generate(condition_map))
@@ -321,4 +294,5 @@ def generate_video(condition: Path, output: Path, config: GenerateConfig) -> Gen
     return GenerateResult(output=str(output), model=str(model.path), condition=str(stream.origin),
                           frames=writer.frames_written, size=list(model.size), fps=float(stream.fps),
                           seconds=round(seconds, 2), frames_per_second=rate(writer.frames_written, seconds),
-                          segmentation=stream.segmentation, warnings=stream.warnings)
+                          segmentation=stream.segmentation, warnings=stream.warnings, encoder=writer.codec,
+                          compiled=model.sequential.compiled, cuda_graphs=model.sequential.cuda_graphs)

@@ -11,6 +11,7 @@ uninterrupted run would have seen.
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -32,6 +33,11 @@ from v2vcli.training.logs import RunLog
 from v2vcli.training.perceptual import perceptual_loss
 from v2vcli.training.schedule import Phase, build_schedule, describe, learning_rate_factor, phase_at
 from v2vcli.training.step import StepRunner
+
+# More loading processes than this only add memory (each prefetches two clips): 8 already load base clips
+# (12 frames at 512x288, 0.26-0.8 s each on one busy CPU core: benchmarks/bench_loader.py) at 10-30 a
+# second, several times the rate of base steps on one H200 (0.24 s for 6 frames).
+MAX_DEFAULT_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -130,8 +136,10 @@ class Trainer:
         data.root, data.condition, data.num_classes, data.instance_edges = (
             run.dataset, self.info.condition, self.info.num_classes, self.info.has_instances)
         data.fps, data.pose_stats, data.dataset_size = self.info.fps, self.info.pose_stats, list(self.info.size)
-        data.segmentation = self.info.segmentation
+        data.segmentation, data.condition_record = self.info.segmentation, self.info.condition_record
         check_foreground(config.model, self.info.condition)
+        # the face refiner finds the face by the pose rendering's colours: pose models only
+        config.model.face = config.model.face and self.info.condition == "pose"
         self.size = choose_size(self.info, config.data, config.model.size_multiple)
         config.data.size = list(self.size)
         self.config = config
@@ -208,16 +216,14 @@ class Trainer:
         self.start_step = saved.step
 
     def loader(self):
-        config, context, workers = self.config, self.context, self.run_settings.num_workers
+        config, context = self.config, self.context
         per_step = config.train.batch_size * context.world_size
         dataset = ClipDataset(self.info, config.data, self.size, config.train.seed, FramesAt(self.phases, per_step))
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=config.train.batch_size,
-            sampler=SampleNumbers(self.start_step, config.train.batch_size, context),
-            num_workers=workers, pin_memory=context.device.type == "cuda", persistent_workers=workers > 0,
-            # its own generator: drawing worker seeds from the global RNG would make resumed runs diverge
-            generator=torch.Generator().manual_seed(config.train.seed),
-        )
+        workers = self.run_settings.num_workers
+        if workers is None:
+            workers = default_workers(context.device.type)
+        loader = make_loader(dataset, SampleNumbers(self.start_step, config.train.batch_size, context),
+                             config.train.batch_size, workers, context.device, config.train.seed)
         return dataset, loader
 
     def announce(self) -> None:
@@ -323,6 +329,37 @@ class Trainer:
     def model_generator(self) -> torch.nn.Module:
         """The generator users get: the weight average when there is one, else the trained weights."""
         return self.generator if self.average is None else self.average.module
+
+
+def make_loader(dataset: ClipDataset, sampler: torch.utils.data.Sampler, batch_size: int, workers: int,
+                device: torch.device, seed: int) -> torch.utils.data.DataLoader:
+    """The DataLoader of a run: `workers` processes (0: in this one) loading clips ahead of the step, into
+    pinned memory on CUDA so that the step's non-blocking copy overlaps the transfer.
+
+    The workers leave OpenCV's thread count alone: cv2.setNumThreads in a forked worker hung for good
+    when the parent had run `v2v prepare` (as `v2v demo` does) before forking."""
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        # its own generator: drawing worker seeds from the global RNG would make resumed runs diverge
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def default_workers(device_type: str) -> int:
+    """Data loading processes a training process gets when `--workers` is not given.
+
+    On CUDA: one per CPU core this process may use (the machine's usable cores shared among the
+    LOCAL_WORLD_SIZE processes torchrun starts on it), less one for the process itself, at most
+    MAX_DEFAULT_WORKERS: the GPU step is short and loading must keep up with it. On a CPU: 0, since
+    the step itself keeps every core busy and a loading process would only take cores from it
+    (docs/training.md, "Data loading", has the measurements).
+    """
+    if device_type != "cuda":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    per_process = cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, min(MAX_DEFAULT_WORKERS, per_process - 1))
 
 
 def check_foreground(model: ModelConfig, condition: str) -> None:
