@@ -186,3 +186,20 @@ def test_the_layout_tells_the_face_colours_from_every_other_colour_drawn():
     assert colours and colours <= face_set
     body = {tuple(pixel) for pixel in render_pose(body_only, (128, 128), layout=layout).reshape(-1, 3)} - {(0, 0, 0)}
     assert body and not body & face_set
+
+
+def test_tensors_cached_during_generation_serve_a_later_training_step():
+    """Generation runs in inference mode; a training step in the same process (`v2v demo`, a notebook)
+    must still be able to use what it cached."""
+    from v2vcli.models.face import feather
+    from v2vcli.models.warp import _GRIDS, resample
+
+    feather.cache_clear()
+    _GRIDS.clear()
+    with torch.inference_mode():
+        feather(16)
+        resample(torch.zeros(1, 3, 16, 16), torch.zeros(1, 2, 16, 16))
+    image = torch.ones(1, 3, 16, 16, requires_grad=True)
+    loss = (resample(image, torch.zeros(1, 2, 16, 16)) * feather(16)).sum()
+    loss.backward()
+    assert image.grad is not None and float(image.grad.abs().sum()) > 0

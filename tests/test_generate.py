@@ -63,7 +63,8 @@ def test_generate_from_a_pose_video_and_from_raw_video(tmp_path, in_weights, exa
                     example_source)
     assert result.exit_code == 0, result.output
     info = probe_video(output)
-    assert info.frame_count == 96 and info.fps == 24 and info.has_audio
+    source = probe_video(example_source)
+    assert info.frame_count == source.frame_count and info.fps == source.fps and info.has_audio
 
     raw = tmp_path / "raw.mp4"
     assert invoke("generate", silent_clip, "--from", "pose", "-m", "person", "-o", raw, "-q").exit_code == 0
@@ -86,7 +87,7 @@ def test_unknown_model_and_mismatched_input(tmp_path, in_weights, example_source
 
     write_image(labels / "000000.png", np.zeros((64, 64), np.uint8))
     mismatch = invoke("generate", labels, "-m", "person", "-o", tmp_path / "y.mp4")
-    assert mismatch.exit_code == 1 and "RGB pose renderings" in mismatch.stderr
+    assert mismatch.exit_code == 1 and "needs RGB pose maps" in mismatch.stderr
     wrong_source = invoke("generate", example_source, "-m", "person", "--from", "segment", "-o", tmp_path / "z.mp4")
     assert wrong_source.exit_code == 1 and "takes pose maps" in wrong_source.stderr
     assert not any(path.suffix == ".mp4" for path in tmp_path.iterdir())
@@ -103,12 +104,13 @@ def test_shipped_demo_model_dances_the_example(tmp_path, example_source, monkeyp
     assert made.frame_count == 96 and made.has_audio
 
 
-def test_demo_command_runs_the_whole_path(tmp_path):
+def test_demo_command_runs_the_whole_path(tmp_path, example_source):
     result = invoke("demo", "--output", tmp_path / "demo", "--steps", "2", "--quiet", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     video = probe_video(summary["dance"]["output"])
-    assert video.frame_count == 96 and video.fps == 24 and video.has_audio
+    source = probe_video(example_source)
+    assert video.frame_count == source.frame_count and video.fps == source.fps and video.has_audio
     assert video.width == 3 * video.height  # source | pose | result
     assert (tmp_path / "demo" / "weights" / "demo" / "checkpoint-0000002").is_dir()
 

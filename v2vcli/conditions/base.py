@@ -147,7 +147,7 @@ def video_frames(video: Path, info: VideoInfo, size: tuple[int, int]) -> Iterato
     from v2vcli.data.prepare import resized
     from v2vcli.io.video import VideoReader
 
-    return resized(VideoReader(video, info=info), size)
+    return (resized(frame, size) for frame in VideoReader(video, info=info))
 
 
 def _load_builtin() -> None:

@@ -158,9 +158,12 @@ def found_crops(frames: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor | Non
 def feather(side: int) -> torch.Tensor:
     """(1, 1, side, side) in [0, 1]: 1 inside, falling linearly to 0 over the outer side/8 pixels."""
     ramp = max(1, side // 8)
-    distance = torch.minimum(torch.arange(side), torch.arange(side).flip(0)).float()
-    edge = ((distance + 1) / (ramp + 1)).clamp(max=1.0)
-    return (edge[:, None] * edge[None, :])[None, None]
+    # Made outside inference mode even when generation asks first: a cached inference tensor would make a
+    # later training step in the same process fail ("cannot be saved for backward").
+    with torch.inference_mode(False):
+        distance = torch.minimum(torch.arange(side), torch.arange(side).flip(0)).float()
+        edge = ((distance + 1) / (ramp + 1)).clamp(max=1.0)
+        return (edge[:, None] * edge[None, :])[None, None]
 
 
 class FaceRefiner(nn.Module):

@@ -198,7 +198,9 @@ class Generator(nn.Module):
                 history_labels = [*history_labels, current][-count:]
                 history_images = [*history_images, result["image"]][-count:]
         stacked = {key: torch.stack(values, dim=1) for key, values in outputs.items()}
-        stacked["start"] = torch.tensor(starts, dtype=torch.bool, device=labels.device)
+        # Start frames are a prefix (the history only grows): made on the device without a copy from the
+        # host, which would synchronise the GPU every generated frame.
+        stacked["start"] = torch.arange(len(starts), device=labels.device) < sum(starts)
         return stacked
 
     def _coarser(self, labels: torch.Tensor, previous_labels: torch.Tensor | None,

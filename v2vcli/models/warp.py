@@ -18,12 +18,15 @@ def base_grid(height: int, width: int, device: torch.device, dtype: torch.dtype)
     key = (height, width, str(device), dtype)
     grid = _GRIDS.get(key)
     if grid is None:
-        ys, xs = torch.meshgrid(
-            torch.arange(height, device=device, dtype=dtype),
-            torch.arange(width, device=device, dtype=dtype),
-            indexing="ij",
-        )
-        grid = torch.stack((xs, ys)).unsqueeze(0)
+        # Made outside inference mode even when generation asks first: an inference tensor in the cache
+        # would make a later training step in the same process fail ("cannot be saved for backward").
+        with torch.inference_mode(False):
+            ys, xs = torch.meshgrid(
+                torch.arange(height, device=device, dtype=dtype),
+                torch.arange(width, device=device, dtype=dtype),
+                indexing="ij",
+            )
+            grid = torch.stack((xs, ys)).unsqueeze(0)
         if len(_GRIDS) > 32:  # many sizes in one process (benchmarks): keep the cache bounded
             _GRIDS.clear()
         _GRIDS[key] = grid
