@@ -144,10 +144,10 @@ class Condition:
 def video_frames(video: Path, info: VideoInfo, size: tuple[int, int]) -> Iterator[np.ndarray]:
     """The frames of `video`, RGB uint8 (H, W, 3), resized to `size` (W, H) as `v2v prepare` resizes a
     video's frames: the frames an edge or face map of the dataset was made from."""
-    from v2vcli.data.prepare import resized
+    from v2vcli.io.frames import fit_to_size
     from v2vcli.io.video import VideoReader
 
-    return (resized(frame, size) for frame in VideoReader(video, info=info))
+    return (fit_to_size(frame, size) for frame in VideoReader(video, info=info))
 
 
 def _load_builtin() -> None:

@@ -51,7 +51,7 @@ from v2vcli.data.layout import DatasetInfo, SequenceFiles, fitted_size
 from v2vcli.errors import BadInput
 from v2vcli.flow.compute import make_estimator, to_gray
 from v2vcli.flow.storage import read_flow
-from v2vcli.io.frames import read_image
+from v2vcli.io.frames import fit_to_size, read_image
 
 
 def make_flow_estimator(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -180,14 +180,6 @@ class ClipDataset(torch.utils.data.Dataset):
                 flow = self._estimator(frames[offset], frames[offset - 1])
             out[offset] = flow
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-
-
-def fit_to_size(image: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_AREA) -> np.ndarray:
-    """`image` (H, W[, C]) resized to `size` (W, H) as `v2v generate` fits a condition map to a model
-    (v2vcli/inference/generate.py, LoadedModel.fit): cv2.resize, unchanged when it already has the size."""
-    if (image.shape[1], image.shape[0]) == tuple(size):
-        return image
-    return cv2.resize(image, tuple(size), interpolation=interpolation)
 
 
 def instance_edges(instances: np.ndarray) -> np.ndarray:

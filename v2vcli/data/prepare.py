@@ -34,7 +34,7 @@ from v2vcli.data.layout import (
 )
 from v2vcli.errors import BadInput
 from v2vcli.flow.storage import COMPACT_FIELD_NAME
-from v2vcli.io.frames import FRAME_NAME, write_image
+from v2vcli.io.frames import FRAME_NAME, fit_to_size, write_image
 from v2vcli.io.outputs import atomic_path, check_output
 from v2vcli.io.video import VideoInfo, VideoReader, probe_video
 from v2vcli.preprocess.pose_backend import DEFAULT_POSE_BACKEND, pose_backend_class
@@ -223,15 +223,6 @@ def sequence_names(videos: list[Path]) -> list[str]:
     return names
 
 
-def resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A frame (H, W, 3) at `size` (W, H), area-averaged (as training and generation resize)."""
-    import cv2
-
-    if (frame.shape[1], frame.shape[0]) == size:
-        return frame
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-
-
 class SequenceWriter:
     """Writes one sequence folder (FRAMES_DIR, LABELS_DIR, MASKS_DIR, FLOW_DIR) frame by frame; the maps
     (LABELS_DIR) come from the condition type's MapMaker (v2vcli.conditions): as the frames come, or after
@@ -310,7 +301,7 @@ class SequenceWriter:
 
     def add(self, index: int, source: np.ndarray) -> None:
         name = FRAME_NAME.format(index)
-        frame = resized(source, self.size)
+        frame = fit_to_size(source, self.size)
         items = [(FRAMES_DIR, name, frame)]
         # Keypoints are found on the decoded frame: a person a few dozen pixels tall at a small training
         # size is still found there, and their keypoints are scaled to the dataset's size.

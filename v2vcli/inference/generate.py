@@ -142,10 +142,9 @@ class LoadedModel:
         for renderings and edges)."""
         import cv2
 
-        if (condition_map.shape[1], condition_map.shape[0]) == self.size:
-            return condition_map
-        interpolation = cv2.INTER_NEAREST if self.condition_type.class_ids else cv2.INTER_AREA
-        return cv2.resize(condition_map, self.size, interpolation=interpolation)
+        from v2vcli.io.frames import fit_to_size
+
+        return fit_to_size(condition_map, self.size, cv2.INTER_NEAREST if self.condition_type.class_ids else None)
 
 
 def frame_writer(write: Callable[..., None]):

@@ -61,3 +61,14 @@ def write_frame_folder(folder: Path | str, frames: Iterable[np.ndarray]) -> int:
     for count, frame in enumerate(frames, start=1):
         write_image(folder / FRAME_NAME.format(count - 1), frame)
     return count
+
+
+def fit_to_size(image: np.ndarray, size: tuple[int, int], interpolation: int | None = None) -> np.ndarray:
+    """`image` (H, W[, C]) resized to `size` (W, H) as frames and condition maps are resized everywhere
+    (prepare, training, generation): cv2.resize, area-averaged unless `interpolation` says otherwise,
+    unchanged when it already has the size."""
+    import cv2
+
+    if (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if interpolation is None else interpolation)
