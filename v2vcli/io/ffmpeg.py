@@ -62,12 +62,14 @@ _CAUGHT_SIGNAL = re.compile(r"^(?:\[[^\]]*\] )*Exiting normally, received signal
 def raise_if_killed(returncode: int, log: str, doing: str) -> None:
     """Report an ffmpeg child that a signal stopped, instead of blaming its input or output.
 
-    ffmpeg dies from most signals (returncode -N) but catches SIGINT and SIGTERM: it then stops early, says
-    "received signal N" at info level and exits with 255. SIGINT (Ctrl-C reaches the whole process group)
-    becomes KeyboardInterrupt, which the command line reports as an interruption; another signal a V2VError.
+    ffmpeg dies from most signals (returncode -N) but catches SIGINT and SIGTERM: it then stops early and says
+    "received signal N" at info level. Its exit status is 255 when the signal came while it was working, but
+    one that came while it was still opening its input makes that open fail, and ffmpeg exits with the
+    open's error (183, "Invalid data found") or even 0: the line, not the status, tells. SIGINT becomes
+    KeyboardInterrupt, which the command line reports as an interruption; another signal a V2VError.
     """
     number = -returncode if returncode < 0 else None
-    if returncode == 255 and (caught := _CAUGHT_SIGNAL.search(log)):
+    if caught := _CAUGHT_SIGNAL.search(log):
         number = int(caught.group(1))
     if number is None:
         return
