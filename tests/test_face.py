@@ -4,14 +4,13 @@ trained with the face GAN that saves, loads and generates."""
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from v2vcli.config import Config, ModelConfig, RunSettings, preset
+from v2vcli.config import ModelConfig, RunSettings, preset
 from v2vcli.data.layout import LABELS_DIR
 from v2vcli.data.synthetic import write_shapes_dataset
 from v2vcli.io.frames import FRAME_NAME, write_image
@@ -129,13 +128,6 @@ def test_pose_models_have_a_face_refiner_and_discriminator_label_models_none():
     segment = face_model(label_channels=12)
     assert Generator(segment).face is None and Discriminators(segment).face is None
     assert Generator(face_model(face=False)).face is None
-
-
-def test_a_model_file_from_before_the_face_refiner_loads_without_one():
-    data = json.loads(Config().to_json())
-    del data["model"]["face"]
-    assert Config.from_dict(data).model.face is False
-    assert Config.from_json(Config().to_json()).model.face is True
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
-from v2vcli.config import ModelConfig
+from v2vcli.config import ADDED_MODEL_FIELDS, Config, ModelConfig
 from v2vcli.errors import BadInput
 from v2vcli.models import Discriminators, Generator, VGG19Features, load_vgg19
 from v2vcli.models.discriminators import image_input, temporal_input, temporal_span
@@ -57,6 +59,27 @@ def test_without_the_flow_path_frames_are_independent(labels):
     assert torch.equal(out["image"], out["hallucinated"]) and out["mask"].abs().max() == 0
     with_flow = sum(p.numel() for p in Generator(make()).parameters())
     assert sum(p.numel() for p in generator.parameters()) < with_flow
+
+
+@pytest.mark.parametrize("scales", [1, 2])
+def test_coordinates_let_the_generator_tell_places_apart_where_the_condition_is_black(scales):
+    black = torch.full((1, 1, 3, 32, 32), -1.0)  # a pose map with nobody in it
+    torch.manual_seed(0)
+    plain = Generator(make(n_scales_spatial=scales, coordinates=False)).eval()(black)["image"]
+    assert plain.std(dim=(-2, -1)).max() < 1e-5  # the same colour everywhere: no place can be told apart
+    torch.manual_seed(0)
+    placed = Generator(make(n_scales_spatial=scales, coordinates=True)).eval()(black)["image"]
+    assert placed.std(dim=(-2, -1)).min() > 1e-3
+    halves = placed[..., :16].mean(dim=(-2, -1)), placed[..., 16:].mean(dim=(-2, -1))
+    assert not torch.allclose(*halves, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(ADDED_MODEL_FIELDS))
+def test_a_model_file_from_before_a_part_existed_loads_without_it(name):
+    data = json.loads(Config().to_json())
+    del data["model"][name]
+    assert getattr(Config.from_dict(data).model, name) is ADDED_MODEL_FIELDS[name] is False
+    assert getattr(Config.from_json(Config().to_json()).model, name) is True
 
 
 def test_two_scales_train_coarse_first_then_refine(labels):

@@ -49,6 +49,10 @@ class ModelConfig:
         face's colours in the rendering, so a model on segmentation maps (label_channels other than 3) never
         builds it. `face_size`: the box's side as a fraction of the frame height (32 px at 128);
         `face_ngf`: the refiner's channels; `face_blocks`: its residual blocks.
+    coordinates: two more input channels holding each pixel's x and y in [-1, 1], beside the condition maps
+        of every scale. Where a pose map is black (most of the frame) a convolutional generator sees the
+        same input everywhere and cannot tell one place from another; with them it can draw a fixed
+        camera's background by place (docs/results.md).
     """
 
     label_channels: int = 3
@@ -73,6 +77,7 @@ class ModelConfig:
     face_size: float = 0.25
     face_ngf: int = 16
     face_blocks: int = 2
+    coordinates: bool = True
 
     @property
     def n_previous(self) -> int:
@@ -237,8 +242,10 @@ class Config:
         elif version != CONFIG_VERSION:
             raise BadInput(f"{source}: config version {version!r}; this v2v reads versions 1 to {CONFIG_VERSION}")
         parts = {key: _build(kind, data.get(key, {}), f"{source}:{key}") for key, kind in known.items()}
-        if isinstance(data.get("model"), dict) and "face" not in data["model"]:
-            parts["model"].face = False  # saved before the face refiner existed: a model file without one
+        if isinstance(data.get("model"), dict):
+            for name, before in ADDED_MODEL_FIELDS.items():
+                if name not in data["model"]:
+                    setattr(parts["model"], name, before)
         return cls(**parts, preset=str(data.get("preset", "custom")))
 
     @classmethod
@@ -258,6 +265,11 @@ class Config:
         if not path.is_file():
             raise BadInput(f"{path}: config file not found")
         return cls.from_json(path.read_text(), str(path))
+
+
+# Model parts added after model files were first saved, with the value a file saved before them means: a
+# saved config lists every field of its day, so one without the key was made by a model without the part.
+ADDED_MODEL_FIELDS = {"face": False, "coordinates": False}
 
 
 # Version 1 saved the run settings inside the config; they are RunSettings since version 2.

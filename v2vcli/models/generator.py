@@ -48,6 +48,15 @@ from v2vcli.models.foreground import foreground_mask
 from v2vcli.models.warp import resample
 
 
+def coordinate_grid(like: torch.Tensor) -> torch.Tensor:
+    """(B, 2, H, W) of `like`'s batch, size, dtype and device: each pixel centre's x, then y, in [-1, 1]."""
+    batch, _, height, width = like.shape
+    ys = torch.linspace(-1 + 1 / height, 1 - 1 / height, height, dtype=like.dtype, device=like.device)
+    xs = torch.linspace(-1 + 1 / width, 1 - 1 / width, width, dtype=like.dtype, device=like.device)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))
+    return grid[None].expand(batch, -1, -1, -1)
+
+
 class ScaleNetwork(nn.Module):
     """One spatial scale: the global network (scale 0) or a local enhancer (finer scales)."""
 
@@ -57,7 +66,9 @@ class ScaleNetwork(nn.Module):
         n_down = config.n_downsample if scale == 0 else 1
         blocks = config.n_blocks if scale == 0 else config.n_blocks_local
         inner = self.width * 2**n_down
-        self.label_encoder = encoder((config.n_previous + 1) * config.label_channels, self.width, n_down)
+        self.coordinates = config.coordinates
+        self.label_encoder = encoder((config.n_previous + 1) * config.label_channels + 2 * config.coordinates,
+                                     self.width, n_down)
         self.image_residual = nn.Sequential(*(ResidualBlock(inner) for _ in range(blocks)))
         self.image_decoder = decoder(self.width, n_down)
         self.image_head = head(self.width, config.output_channels)
@@ -77,6 +88,8 @@ class ScaleNetwork(nn.Module):
     def forward(self, labels: torch.Tensor, images: torch.Tensor | None,
                 coarser: tuple[torch.Tensor, torch.Tensor | None] | None, start: bool):
         """-> (image features, flow features or None), both (B, width, h, w) at this scale's size."""
+        if self.coordinates:
+            labels = torch.cat((labels, coordinate_grid(labels)), dim=1)
         features = self.label_encoder(labels)
         if self.use_flow and images is not None:
             features = features + self.image_encoder(images)
