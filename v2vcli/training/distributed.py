@@ -28,6 +28,7 @@ from typing import TypeVar
 import torch
 import torch.distributed as dist
 
+from v2vcli import interrupts
 from v2vcli.devices import resolve_device
 from v2vcli.errors import BadInput, V2VError
 
@@ -162,6 +163,9 @@ def stop_with_agent() -> None:
     if _watched_agent == agent:  # a second run in this process: one watcher is enough
         return
     _watched_agent = agent
+    # The watcher's SIGINT must raise KeyboardInterrupt, also in a worker that inherited SIGINT ignored (a
+    # torchrun started from a background shell job) and was not started by v2v's command line.
+    interrupts.install()
 
     def watch() -> None:
         while os.getppid() == agent:
