@@ -1,13 +1,15 @@
-"""Training step time per preset, and the cost of the flow path (with it / without it), in one run.
+"""Training step time per preset, and the cost of one part of the model (with it / without it), in one run.
 
-    python benchmarks/bench_train.py                       # CPU: tiny and small
+    python benchmarks/bench_train.py                       # CPU: tiny and small; the flow path's cost
     python benchmarks/bench_train.py --device cuda --presets tiny small base hd
+    python benchmarks/bench_train.py --presets tiny --part coordinates --steps 20
 
 A step is one clip of --frames frames at the preset's resolution (the final spatial stage), generated,
 judged and back-propagated chunk by chunk exactly as `v2v train` does (StepRunner), on synthetic tensors
 so that data loading is not measured. Times are medians over --steps steps after one warm-up step; the
-flow ratio compares the same preset with and without the flow/mask path (frame-by-frame ablation)
-measured alternately, so a noisy machine affects both sides alike. `peak` is the step with flow: peak
+cost compares the same preset with and without --part (PARTS: the flow/mask path, the frame-by-frame
+ablation; the coordinate channels) measured alternately, so a noisy machine affects both sides alike.
+`peak` is the step with the part: peak
 tensor memory on CUDA (bf16 autocast), the process's peak resident memory on the CPU (float32).
 
 The stages `train tiny` and `train small` of run_all.py are declared here too: `train()` itself
@@ -39,8 +41,12 @@ if TYPE_CHECKING:
 SIZES = {"tiny": (128, 128), "small": (256, 256), "base": (512, 256), "hd": (1024, 512)}
 
 
-def make_runner(name: str, use_flow: bool, device: torch.device, amp: bool) -> tuple[StepRunner, object]:
-    """A StepRunner of preset `name` (with or without the flow path) on `device`, and its config."""
+# The parts --part can price: the ModelConfig switch that removes each.
+PARTS = {"flow": "use_flow", "coordinates": "coordinates"}
+
+
+def make_runner(name: str, device: torch.device, amp: bool, **model) -> tuple[StepRunner, object]:
+    """A StepRunner of preset `name` on `device`, with `model` set on its ModelConfig, and its config."""
     import torch
 
     from v2vcli.config import preset
@@ -48,7 +54,8 @@ def make_runner(name: str, use_flow: bool, device: torch.device, amp: bool) -> t
     from v2vcli.training.step import StepRunner
 
     config = preset(name)
-    config.model.use_flow = use_flow
+    for key, value in model.items():
+        setattr(config.model, key, value)
     config.train.amp = amp
     torch.manual_seed(0)
     generator = Generator(config.model).to(device)
@@ -86,7 +93,7 @@ def bare_steps(name: str, size: Size, frames: int, steps: int, device: str) -> R
     """StepRunner alone on a synthetic batch: a Run giving the median seconds of `steps` steps after the first."""
     from v2vcli.devices import resolve_device
 
-    runner, _ = make_runner(name, True, resolve_device(device), True)
+    runner, _ = make_runner(name, resolve_device(device), True)
     data, phase = batch(frames, size), final_phase(name, size, frames)
 
     def run() -> Seconds:
@@ -146,19 +153,19 @@ STAGES = (train_stage("tiny"), train_stage("small", sizes=lambda sizes, quick: s
 
 # ---------------------------------------------------------------- the command line: the flow path's cost
 
-def flow_cost(name: str, device: torch.device, frames: int, steps: int, amp: bool = True) -> dict:
-    """One preset's step with the flow path against the same step without it (the limit side), alternately."""
+def part_cost(name: str, device: torch.device, frames: int, steps: int, amp: bool = True, part: str = "flow") -> dict:
+    """One preset's step with `part` (PARTS) against the same step without it (the limit side), alternately."""
     from v2vcli.models import count_parameters
 
     size = SIZES[name]
     data, phase = batch(frames, size), final_phase(name, size, frames)
-    runner, config = make_runner(name, True, device, amp)
+    runner, config = make_runner(name, device, amp, **{PARTS[part]: True})
 
-    def frame_by_frame() -> Run:
-        return partial(make_runner(name, False, device, amp)[0].run, data, phase)
+    def without() -> Run:
+        return partial(make_runner(name, device, amp, **{PARTS[part]: False})[0].run, data, phase)
 
-    result = measure(Trial(1, partial(runner.run, data, phase), frame_by_frame), steps)
-    with_flow, without_flow = 1 / result.rate("pipeline"), 1 / result.rate("limit")
+    result = measure(Trial(1, partial(runner.run, data, phase), without), steps)
+    step, step_without = 1 / result.rate("pipeline"), 1 / result.rate("limit")
     peak_mib = result.gpu_peak_mib if result.gpu_peak_mib is not None else result.peak_mib
     return {
         "preset": name,
@@ -167,10 +174,11 @@ def flow_cost(name: str, device: torch.device, frames: int, steps: int, amp: boo
         "D_params_M": round(count_parameters(runner.discriminators) / 1e6, 2),
         "frames": frames,
         "chunk": config.train.frames_per_chunk,
-        "step_s": round(with_flow, 3),
-        "frame_ms": round(1000 * with_flow / frames, 1),
-        "step_no_flow_s": round(without_flow, 3),
-        "flow_cost": round(with_flow / without_flow, 2),
+        "step_s": round(step, 3),
+        "frame_ms": round(1000 * step / frames, 1),
+        "part": part,
+        "step_without_s": round(step_without, 3),
+        "cost": round(step / step_without, 2),
         "peak_GiB": round(peak_mib / 1024, 2),
     }
 
@@ -182,6 +190,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast (CUDA)")
+    parser.add_argument("--part", default="flow", choices=list(PARTS), help="the part priced: with it / without it")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -192,12 +201,12 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
     rows = []
     for name in sorted(args.presets, key=list(SIZES).index):
-        row = flow_cost(name, device, args.frames, args.steps, args.amp)
+        row = part_cost(name, device, args.frames, args.steps, args.amp, args.part)
         rows.append(row)
         if not args.json:
             print(f"{row['preset']:<6} {row['size']:>9}  G {row['G_params_M']:>6.2f}M  D {row['D_params_M']:>6.2f}M  "
                   f"step {row['step_s']:>7.3f} s ({row['frame_ms']:>7.1f} ms/frame)  "
-                  f"without flow {row['step_no_flow_s']:>7.3f} s  flow cost x{row['flow_cost']:.2f}"
+                  f"without {args.part} {row['step_without_s']:>7.3f} s  {args.part} cost x{row['cost']:.2f}"
                   f"  peak {row['peak_GiB']} GiB", flush=True)
     if args.json:
         print(json.dumps({"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
