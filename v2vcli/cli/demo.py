@@ -11,7 +11,7 @@ from v2vcli.cli.options import Json, Quiet, show
 
 def demo(
     output: Path = typer.Option(Path("out/demo"), "--output", "-o", help="Folder for the dataset, model and video."),
-    steps: int = typer.Option(300, "--steps", help="Training steps of the tiny preset (about 0.3 s each, 2 cores)."),
+    steps: int = typer.Option(300, "--steps", help="Training steps of the tiny preset (about 0.5 s each, 2 cores)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     quiet: bool = Quiet,
     json_output: bool = Json,
