@@ -45,16 +45,16 @@ from v2vcli.config import ModelConfig
 from v2vcli.models.blocks import ResidualBlock, decoder, encoder, head
 from v2vcli.models.face import FaceRefiner, uses_face
 from v2vcli.models.foreground import foreground_mask
-from v2vcli.models.warp import resample
+from v2vcli.models.warp import base_grid, resample
 
 
 def coordinate_grid(like: torch.Tensor) -> torch.Tensor:
-    """(B, 2, H, W) of `like`'s batch, size, dtype and device: each pixel centre's x, then y, in [-1, 1]."""
+    """(B, 2, H, W) of `like`'s batch, size, dtype and device: each pixel centre's x, then y, in [-1, 1]
+    (the warp's cached pixel grid, rescaled)."""
     batch, _, height, width = like.shape
-    ys = torch.linspace(-1 + 1 / height, 1 - 1 / height, height, dtype=like.dtype, device=like.device)
-    xs = torch.linspace(-1 + 1 / width, 1 - 1 / width, width, dtype=like.dtype, device=like.device)
-    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))
-    return grid[None].expand(batch, -1, -1, -1)
+    pixels = base_grid(height, width, like.device, torch.float32)
+    grid = torch.stack(((pixels[:, 0] + 0.5) * (2.0 / width) - 1.0, (pixels[:, 1] + 0.5) * (2.0 / height) - 1.0), 1)
+    return grid.to(like.dtype).expand(batch, -1, -1, -1)
 
 
 class ScaleNetwork(nn.Module):
