@@ -121,13 +121,13 @@ def locate_faces(label_stack: torch.Tensor, channels: int, side: int, table: tor
             + integral[..., :-window, :-window])
     best, position = sums.flatten(1).max(dim=1)
     columns = sums.shape[-1]
+    rows, cols = torch.meshgrid(torch.arange(window, device=mass.device), torch.arange(window, device=mass.device),
+                                indexing="ij")
     boxes = []
     for item, top, left in zip(mass[:, 0], (position // columns).tolist(), (position % columns).tolist(),
                                strict=True):
         region = item[top:top + window, left:left + window]
         total = region.sum().clamp_min(1e-6)
-        rows, cols = torch.meshgrid(torch.arange(window, device=item.device), torch.arange(window, device=item.device),
-                                    indexing="ij")
         centre_y = top + float((region * rows).sum() / total) + 0.5
         centre_x = left + float((region * cols).sum() / total) + 0.5
         boxes.append((min(max(round(centre_x - side / 2), 0), width - side),
