@@ -333,7 +333,7 @@ def test_pose_error_finds_the_right_pose_a_wrong_one_and_none(person_videos):
     mirrored = evaluate_videos(person_videos["mirrored"], poses=poses)["summary"]
     blurred = evaluate_videos(person_videos["blurred"], poses=poses)["summary"]
     summary = same["summary"]
-    assert same["poses"] == str(poses) and same["pose_error_cap"] == 1.0
+    assert same["poses"] == str(poses) and same["pose_error_cap"] == 1.0 and same["pose_detection_confidence"] == 0.7
     assert summary["pose_frames"] == 6 and summary["pose_detected"] == 1.0
     # The keypoints were found at 256 px and are compared at 128: scaled, a few pixels apart at most.
     assert summary["pose_error_pixels"] < 3.0 and summary["pose_error"] < 0.05
@@ -361,6 +361,17 @@ def test_cli_eval_poses_reports_the_pose_error_and_the_reference_floor(person_vi
     assert "pose error" in table.stdout and "pose found again" in table.stdout and "reference's own" in table.stdout
     assert all(line in table.stdout for line in ("face PSNR", "face keypoint error", "hand keypoint error"))
     assert summary["face_frames"] == 6 and summary["face_error"] > summary["face_error_reference"]
+
+
+def test_cli_eval_detection_confidence_gates_who_is_found(person_videos, tmp_path):
+    """--detection-confidence reaches the detector: the person found in every frame at the default is found
+    in none when a new detection must score 0.99, and the summary says which threshold was used."""
+    arguments = ["eval", str(person_videos["same"]), "--poses", str(person_videos["poses"]), "--quiet", "--json"]
+    result = CliRunner().invoke(app, [*arguments, "--detection-confidence", "0.99", "-o", str(tmp_path / "strict")])
+    assert result.exit_code == 0, result.output
+    strict = json.loads(result.stdout)
+    assert strict["pose_detection_confidence"] == 0.99
+    assert strict["summary"]["pose_detected"] == 0.0 and strict["summary"]["pose_error"] == 1.0
 
 
 def test_eval_with_poses_and_a_reference_scores_the_face(person_videos):

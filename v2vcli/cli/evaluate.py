@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from v2vcli.cli.options import Json, Overwrite, Quiet, show
+from v2vcli.preprocess.pose_backend import DETECTION_CONFIDENCE
 
 if TYPE_CHECKING:
     from v2vcli.evaluate.run import EvalResult
@@ -91,6 +92,10 @@ def evaluate(
         None, "--poses", "-p", help="The condition's poses.json (v2v pose): pose error of GENERATED against it."
     ),
     pose_model: Path = typer.Option(None, "--pose-model", help="PoseLandmarker .task file for --poses."),
+    detection_confidence: float = typer.Option(
+        DETECTION_CONFIDENCE, "--detection-confidence", min=0.0, max=1.0,
+        help="With --poses: score a person on a generated frame must reach to be found (as v2v pose's).",
+    ),
     static_threshold: float = typer.Option(
         2.0, "--static-threshold", min=0.0, help="Guide change (levels 0-255) below which a pixel counts as static."
     ),
@@ -110,7 +115,7 @@ def evaluate(
 
     result = run_evaluation(
         generated, reference, condition, output, static_threshold=static_threshold, overwrite=overwrite, quiet=quiet,
-        poses=poses, pose_model=pose_model,
+        poses=poses, pose_model=pose_model, detection_confidence=detection_confidence,
     )
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)

@@ -20,7 +20,7 @@ from v2vcli.cli.options import (
     Workers,
     run_on_inputs,
 )
-from v2vcli.preprocess.pose_backend import DEFAULT_NUM_POSES
+from v2vcli.preprocess.pose_backend import DEFAULT_NUM_POSES, DETECTION_CONFIDENCE
 
 Person = typer.Option(
     "auto", "--person", "-p",
@@ -45,7 +45,7 @@ def pose(
     all_people: bool = typer.Option(False, "--all-people", help="Draw everyone found, labelled with their ids, "
                                                                  "not only the person followed."),
     detection_confidence: float = typer.Option(
-        0.7, "--detection-confidence", min=0.0, max=1.0,
+        DETECTION_CONFIDENCE, "--detection-confidence", min=0.0, max=1.0,
         help="Score a new person must reach to be found (lower finds more, and more false ones)."
     ),
     detail: str = Detail,

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from v2vcli.errors import BadInput
-from v2vcli.preprocess.pose_backend import DEFAULT_POSE_BACKEND
+from v2vcli.preprocess.pose_backend import DEFAULT_POSE_BACKEND, DETECTION_CONFIDENCE
 
 # render_pose draws a joint when its visibility and presence both reach 0.5: those are the joints the
 # condition map showed the generator, and the ones a detection must show to count as seen.
@@ -177,10 +177,12 @@ class PoseScorer:
     FRAME_FIELDS. The condition's keypoints are scaled from the poses.json size to the frame's size, as
     `v2v generate` resizes condition maps to the model's size. `backend`: the pose backend that found
     the condition's keypoints (the poses.json header's), so both sides have the same points.
+    `detection_confidence`: the score a new person must reach to be found (DETECTION_CONFIDENCE).
     """
 
     def __init__(self, frames: list[np.ndarray | None], condition_size: tuple[int, int], fps: Fraction | float,
-                 pose_model: Path | str | None = None, backend: str = DEFAULT_POSE_BACKEND):
+                 pose_model: Path | str | None = None, backend: str = DEFAULT_POSE_BACKEND,
+                 detection_confidence: float = DETECTION_CONFIDENCE):
         from v2vcli.preprocess.pose import PoseConfig, PoseEstimator
 
         self.frames, self.condition_size, self.index = frames, condition_size, 0
@@ -188,7 +190,7 @@ class PoseScorer:
         points = next((landmarks.shape[1] for landmarks in frames if landmarks is not None), 0)
         self.parts = part_joints(backend, points)
         config = PoseConfig(backend=backend, model=Path(pose_model) if pose_model else None,
-                            num_poses=max(1, people))
+                            num_poses=max(1, people), min_detection_confidence=detection_confidence)
         self._estimator = PoseEstimator(fps, config)
 
     def __enter__(self) -> PoseScorer:

@@ -24,6 +24,7 @@ from v2vcli.evaluate.pose_error import ERROR_CAP, PoseScorer, load_condition_pos
 from v2vcli.evaluate.pose_error import FRAME_FIELDS as POSE_FIELDS
 from v2vcli.flow.compute import STILL_MOTION  # px of self-flow below which a pixel counts as static (no guide)
 from v2vcli.io.video import VideoInfo, VideoReader, probe_video
+from v2vcli.preprocess.pose_backend import DETECTION_CONFIDENCE
 from v2vcli.progress import track
 from v2vcli.results import Result
 
@@ -98,10 +99,11 @@ class EvalResult(Result):
     whose flow warps the frames ("reference", "condition" or "generated"); flow_method. warp_error_kind:
     "relative to the reference" or "absolute". frames, width, height: of the generated video; fps: its
     frame rate. static_threshold (with a guide video) or still_motion (without): what counts as static.
-    psnr_cap; pose_error_cap (with poses). summary: metric -> its value over the video (None where it
-    does not apply), pose_frames and face_frames. rows: one dict per frame with the keys of COLUMNS (in
-    metrics.csv, not in the JSON). outputs: the report folder and each file written, warnings: what was said on stderr
-    (run_evaluation only). Errors are in 8-bit levels (0-255), PSNR in dB, SSIM in [-1, 1] (docs/eval.md).
+    psnr_cap; pose_error_cap and pose_detection_confidence (with poses). summary: metric -> its value over
+    the video (None where it does not apply), pose_frames and face_frames. rows: one dict per frame with
+    the keys of COLUMNS (in metrics.csv, not in the JSON). outputs: the report folder and each file
+    written, warnings: what was said on stderr (run_evaluation only). Errors are in 8-bit levels (0-255),
+    PSNR in dB, SSIM in [-1, 1] (docs/eval.md).
     """
 
     generated: str
@@ -119,6 +121,7 @@ class EvalResult(Result):
     still_motion: float | None
     psnr_cap: float
     pose_error_cap: float | None
+    pose_detection_confidence: float | None
     summary: dict[str, Any]
     rows: list[dict] = field(repr=False)
     outputs: dict[str, str | None] | None = None
@@ -148,6 +151,7 @@ def evaluate_videos(
     quiet: bool = True,
     poses: Path | str | None = None,
     pose_model: Path | str | None = None,
+    detection_confidence: float = DETECTION_CONFIDENCE,
 ) -> EvalResult:
     """Measure the temporal consistency (and, with a reference, the fidelity) of a generated video.
 
@@ -158,7 +162,8 @@ def evaluate_videos(
     Errors are in 8-bit levels (0-255), PSNR in dB (capped), SSIM in [-1, 1]; docs/eval.md defines them.
     With `poses` (the condition's poses.json), poses are detected on every generated (and reference)
     frame and compared with the condition's: the pose_*, face_error* and hand_error* columns, in [0, 1]
-    and pixels at the generated size (v2vcli.evaluate.pose_error), `pose_frames` in the summary, and
+    and pixels at the generated size (v2vcli.evaluate.pose_error; a new person is found at a score of
+    `detection_confidence`), `pose_frames` in the summary, and
     `poses` in the result; with a reference too, face_psnr and face_ssim in each frame's face region
     (v2vcli.evaluate.face_region) and `face_frames` (the frames that have one) in the summary.
     BadInput when a file cannot be read, when both reference and condition are given, or when the
@@ -190,7 +195,8 @@ def evaluate_videos(
             faces = FaceRegions(condition_poses, condition_size, header["backend"]) if reference is not None else None
             for video in ("generated", "reference") if reference is not None else ("generated",):
                 pose_scorers[video] = scorers.enter_context(
-                    PoseScorer(condition_poses, condition_size, info.fps, pose_model, header["backend"]))
+                    PoseScorer(condition_poses, condition_size, info.fps, pose_model, header["backend"],
+                               detection_confidence))
         rows = _frame_rows(readers, info, reference is not None, static_threshold, pose_scorers, faces, quiet)
 
     summary = {column: _mean([row[column] for row in rows]) for column in COLUMNS if column != "frame"}
@@ -217,6 +223,7 @@ def evaluate_videos(
         still_motion=STILL_MOTION if guide_path is None else None,
         psnr_cap=metrics.PSNR_CAP,
         pose_error_cap=ERROR_CAP if poses is not None else None,
+        pose_detection_confidence=detection_confidence if poses is not None else None,
         summary=summary,
         rows=rows,
     )
@@ -284,6 +291,7 @@ def run_evaluation(
     quiet: bool = False,
     poses: Path | str | None = None,
     pose_model: Path | str | None = None,
+    detection_confidence: float = DETECTION_CONFIDENCE,
 ) -> EvalResult:
     """`evaluate_videos` (with the pose error when `poses` is given), then write metrics.csv, summary.json
     and metrics.png into the folder `output` (default: GENERATED's stem + "_eval" beside it), atomically.
@@ -302,6 +310,6 @@ def run_evaluation(
     inputs = [Path(path) for path in (generated, reference, condition, poses) if path is not None]
     check_output(output, inputs, overwrite)
     result = evaluate_videos(generated, reference, condition, static_threshold=static_threshold, quiet=quiet,
-                             poses=poses, pose_model=pose_model)
+                             poses=poses, pose_model=pose_model, detection_confidence=detection_confidence)
     result.outputs, result.warnings = write_report(result, output)
     return result

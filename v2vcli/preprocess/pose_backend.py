@@ -57,6 +57,11 @@ def pose_layout(name: str = DEFAULT_POSE_BACKEND) -> KeypointLayout:
     return pose_backend_class(name).layout
 
 
+# The score a new person must reach to be found (PoseConfig.min_detection_confidence; `v2v pose`, `v2v eval
+# --poses`): above mediapipe's own 0.5, see PoseConfig.
+DETECTION_CONFIDENCE = 0.7
+
+
 @dataclass(frozen=True)
 class PoseConfig:
     """How poses are estimated.
@@ -87,7 +92,7 @@ class PoseConfig:
     smooth: bool = True
     smoothing: KeypointSmoothing = field(default_factory=KeypointSmoothing)
     live_smoothing: OneEuroSettings = field(default_factory=lambda: OneEuroSettings(min_cutoff=1.0, beta=40.0))
-    min_detection_confidence: float = 0.7
+    min_detection_confidence: float = DETECTION_CONFIDENCE
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     segmentation_masks: bool = False
