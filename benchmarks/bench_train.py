@@ -32,6 +32,7 @@ if not __package__:  # run as `python benchmarks/bench_train.py`: make the packa
 
 from benchmarks import inputs  # noqa: E402
 from benchmarks.harness import Run, Seconds, Setting, Size, Stage, Trial, Workload, measure, synchronize  # noqa: E402
+from v2vcli.config import preset  # noqa: E402  (imports neither cv2 nor torch)
 
 if TYPE_CHECKING:
     import torch
@@ -49,7 +50,6 @@ def make_runner(name: str, device: torch.device, amp: bool, **model) -> tuple[St
     """A StepRunner of preset `name` on `device`, with `model` set on its ModelConfig, and its config."""
     import torch
 
-    from v2vcli.config import preset
     from v2vcli.models import Discriminators, Generator
     from v2vcli.training.step import StepRunner
 
@@ -83,7 +83,6 @@ def batch(frames: int, size: Size) -> dict[str, torch.Tensor]:
 
 def final_phase(name: str, size: Size, frames: int):
     """The schedule's last phase of preset `name`: every spatial scale, at `size`, clips of `frames`."""
-    from v2vcli.config import preset
     from v2vcli.training.schedule import Phase
 
     return Phase(0, 0, 1, preset(name).model.n_scales_spatial, size, frames)
@@ -115,7 +114,7 @@ def train_command(dataset: Path, runs: Path, name: str, size: Size, frames: int,
 
     The one place that calls train() and reads what it returns (the run folder, whose log.jsonl times
     every step)."""
-    from v2vcli.config import RunSettings, preset
+    from v2vcli.config import RunSettings
     from v2vcli.training import train
     from v2vcli.training.logs import read_log
 
@@ -140,10 +139,13 @@ def stage_inputs(setting: Setting) -> Path:
 
 
 def train_stage(name: str, **options) -> Stage:
+    """Steps on clips of the preset's last phase (train.n_frames_max): the length most steps train on, and
+    one every temporal discriminator can judge (train() refuses clips shorter than its windows)."""
+    frames = preset(name).train.n_frames_max
     return Stage(
         name=f"train {name}", pipeline=f"train(): data loading + step ({name} preset)",
-        limit="bare StepRunner, synthetic batch", full=Workload(frames=4, rounds=1, steps=5),
-        quick=Workload(frames=4, rounds=1, steps=2), inputs=stage_inputs, trial=partial(train_trial, name=name),
+        limit="bare StepRunner, synthetic batch", full=Workload(frames=frames, rounds=1, steps=5),
+        quick=Workload(frames=frames, rounds=1, steps=2), inputs=stage_inputs, trial=partial(train_trial, name=name),
         unit="steps/s", **options)
 
 
